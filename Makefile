@@ -1,0 +1,42 @@
+# credflow: the two commands are `make demo` and `make test` (see README.md).
+# Each one builds .venv itself; nothing needs installing by hand beyond python3, git, make and apt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+ifeq ($(CI),true)
+  HYPOTHESIS_PROFILE ?= ci
+else
+  HYPOTHESIS_PROFILE ?= dev
+endif
+export HYPOTHESIS_PROFILE
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+demo: $(STAMP)
+	$(BIN)/python examples/policy_demo.py
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src
+
+pytest: $(STAMP)
+	$(BIN)/pytest --cov --cov-branch --cov-report=term --cov-fail-under=95
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
+	PYTHON=$(PYTHON) sh scripts/bootstrap-venv.sh $(VENV)
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache .hypothesis

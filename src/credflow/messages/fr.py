@@ -1,0 +1,90 @@
+"""French message catalogue (the default locale)."""
+
+from __future__ import annotations
+
+from credflow.messages.plural import Plural
+
+CATALOG: dict[str, str | Plural] = {
+    # Checklist labels, one per password rule code.
+    "rule.max_length": Plural("max", "Au plus {max} caractère", "Au plus {max} caractères"),
+    "rule.min_length": Plural("min", "Au moins {min} caractère", "Au moins {min} caractères"),
+    "rule.lowercase": Plural(
+        "min", "Au moins une lettre minuscule", "Au moins {min} lettres minuscules"
+    ),
+    "rule.uppercase": Plural(
+        "min", "Au moins une lettre majuscule", "Au moins {min} lettres majuscules"
+    ),
+    "rule.digit": Plural("min", "Au moins un chiffre", "Au moins {min} chiffres"),
+    "rule.special": Plural(
+        "min",
+        "Au moins un caractère spécial parmi : {alphabet}",
+        "Au moins {min} caractères spéciaux parmi : {alphabet}",
+    ),
+    "rule.not_identifier": "Ne contient pas votre identifiant",
+    "rule.not_common": "N'est pas un mot de passe courant",
+    "rule.no_sequence": "Pas de suite évidente de {min_run} caractères (1234, abcd, azerty…)",
+    "rule.not_breached": "N'apparaît pas dans une fuite de données connue",
+    "rule.history": Plural(
+        "count",
+        "Différent de votre dernier mot de passe",
+        "Différent de vos {count} derniers mots de passe",
+    ),
+    "rule.min_strength": "Assez difficile à deviner (force {score} sur 4 au moins)",
+    # Clauses of the summary sentence ("doit contenir … ").
+    "clause.min_length": Plural("min", "au moins {min} caractère", "au moins {min} caractères"),
+    "clause.lowercase": Plural(
+        "min", "au moins une lettre minuscule", "au moins {min} lettres minuscules"
+    ),
+    "clause.uppercase": Plural(
+        "min", "au moins une lettre majuscule", "au moins {min} lettres majuscules"
+    ),
+    "clause.digit": Plural("min", "au moins un chiffre", "au moins {min} chiffres"),
+    "clause.special": Plural(
+        "min",
+        "au moins un caractère spécial parmi {alphabet}",
+        "au moins {min} caractères spéciaux parmi {alphabet}",
+    ),
+    "policy.summary": "Votre nouveau mot de passe doit contenir {clauses}.",
+    "policy.join.last": ", et ",
+    # Stand-alone requirement sentences for the rules that are not "contains" clauses.
+    "sentence.max_length": Plural(
+        "max",
+        "Votre mot de passe ne doit pas dépasser {max} caractère.",
+        "Votre mot de passe ne doit pas dépasser {max} caractères.",
+    ),
+    "sentence.not_identifier": "Votre mot de passe ne doit pas contenir votre identifiant.",
+    "sentence.not_common": "Votre mot de passe ne doit pas être un mot de passe courant.",
+    "sentence.no_sequence": (
+        "Votre mot de passe ne doit pas contenir de suite évidente de {min_run} caractères "
+        "(1234, abcd, azerty…)."
+    ),
+    "sentence.not_breached": (
+        "Votre mot de passe ne doit pas figurer dans une fuite de données connue."
+    ),
+    "sentence.history": Plural(
+        "count",
+        "Votre mot de passe doit être différent du précédent.",
+        "Votre mot de passe doit être différent des {count} précédents.",
+    ),
+    "sentence.min_strength": "Votre mot de passe doit être assez difficile à deviner.",
+    # Security answer rules.
+    "answer.max_length": Plural(
+        "max",
+        "La réponse compte au plus {max} caractère",
+        "La réponse compte au plus {max} caractères",
+    ),
+    "answer.min_length": Plural(
+        "min",
+        "La réponse compte au moins {min} caractère",
+        "La réponse compte au moins {min} caractères",
+    ),
+    "answer.sequence": "La réponse n'est pas une suite évidente (1234, abcdef, azerty…)",
+    "answer.not_identifier": "La réponse n'est pas votre identifiant",
+    "answer.not_in_question": "La réponse ne figure pas dans la question",
+    "answer.not_common": "La réponse n'est pas trop courante (motdepasse, 0000…)",
+    "answer.guidance": (
+        "La réponse ne doit être connue que de vous ou d'un petit nombre de personnes de "
+        "confiance. Évitez les suites évidentes (1234, abcdef, azerty…) et les informations "
+        "que l'on peut trouver sur votre CV ou sur Internet."
+    ),
+}
