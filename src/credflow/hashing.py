@@ -1,0 +1,192 @@
+"""Password and answer hashing with argon2id (argon2-cffi).
+
+Named profiles carry their provenance. ``RFC_9106_LOW_MEMORY`` is the default (ST-02);
+parameters below the OWASP/ASVS floor are refused (ST-04) unless the profile is ``TESTING``,
+which exists only to make test suites fast and must be asked for by name.
+
+Passwords are NFKC-normalised before hashing and verifying, never trimmed or case-folded (PW-07),
+and anything over 128 code points is refused before any hashing (PW-03). A semaphore bounds how
+many hashes run at once, so a burst of logins cannot exhaust memory: peak hashing memory stays
+under ``max_concurrent × memory_cost``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from credflow.errors import ConfigurationError, InsecureConfiguration, PasswordTooLong
+from credflow.policy.answers import normalize_answer
+from credflow.policy.rules import MAX_PASSWORD_LENGTH
+
+__all__ = [
+    "OWASP_MINIMUM",
+    "RFC_9106_HIGH_MEMORY",
+    "RFC_9106_LOW_MEMORY",
+    "TESTING",
+    "Hasher",
+    "Profile",
+    "Verification",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """argon2id parameters. ``memory_cost`` is in KiB."""
+
+    name: str
+    time_cost: int
+    memory_cost: int
+    parallelism: int
+    hash_len: int = 32
+    salt_len: int = 16
+    testing: bool = False
+
+    def meets_floor(self) -> bool:
+        """True when the parameters are at least as costly as one row of the OWASP table.
+
+        Rows (ST-04): t=1 with 46 MiB, t=2 with 19 MiB, t=3 with 12 MiB, t=4 with 9 MiB,
+        t≥5 with 7 MiB; p ≥ 1; salt ≥ 16 bytes; tag ≥ 16 bytes.
+        """
+        if self.parallelism < 1 or self.salt_len < 16 or self.hash_len < 16:
+            return False
+        floors = {1: 46 * 1024, 2: 19 * 1024, 3: 12 * 1024, 4: 9 * 1024}
+        need = floors.get(self.time_cost, 7 * 1024) if self.time_cost >= 1 else None
+        return need is not None and self.memory_cost >= need
+
+
+RFC_9106_LOW_MEMORY = Profile("RFC_9106_LOW_MEMORY", time_cost=3, memory_cost=65536, parallelism=4)
+"""RFC 9106 §4, second recommended option; argon2-cffi's default. credflow's default."""
+
+RFC_9106_HIGH_MEMORY = Profile(
+    "RFC_9106_HIGH_MEMORY", time_cost=1, memory_cost=2097152, parallelism=4
+)
+"""RFC 9106 §4, first recommended option (2 GiB per hash)."""
+
+OWASP_MINIMUM = Profile("OWASP_MINIMUM", time_cost=2, memory_cost=19456, parallelism=1)
+"""The OWASP Password Storage Cheat Sheet floor (19 MiB, t=2, p=1)."""
+
+TESTING = Profile(
+    "TESTING", time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16, testing=True
+)
+"""argon2-cffi's cheapest parameters: for test suites only, never for real accounts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of a verify: ``ok``, and whether the hash should be upgraded."""
+
+    ok: bool
+    needs_rehash: bool = False
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+class Hasher:
+    """argon2id hashing with a profile and a bound on concurrent hashes."""
+
+    __slots__ = ("_dummy", "_hasher", "_profile", "_slots", "calls")
+
+    def __init__(
+        self, profile: Profile = RFC_9106_LOW_MEMORY, *, max_concurrent: int | None = None
+    ):
+        if not isinstance(profile, Profile):
+            raise ConfigurationError("profile must be a credflow.hashing.Profile", field="hashing")
+        if not profile.testing and not profile.meets_floor():
+            raise InsecureConfiguration(
+                f"argon2id parameters below the floor (t={profile.time_cost}, "
+                f"m={profile.memory_cost} KiB, p={profile.parallelism}); use a stronger profile, "
+                "or hashing.TESTING by name in test suites",
+                field="hashing",
+            )
+        bound = max_concurrent if max_concurrent is not None else (os.cpu_count() or 1)
+        if bound < 1:
+            raise ConfigurationError("max_concurrent must be at least 1", field="max_concurrent")
+        self._profile = profile
+        self._hasher = argon2.PasswordHasher(
+            time_cost=profile.time_cost,
+            memory_cost=profile.memory_cost,
+            parallelism=profile.parallelism,
+            hash_len=profile.hash_len,
+            salt_len=profile.salt_len,
+            type=argon2.Type.ID,
+        )
+        self._slots = threading.BoundedSemaphore(bound)
+        self._dummy = self._hasher.hash("credflow dummy password")
+        self.calls = 0
+        """How many hash or verify operations ran (tests use it to prove equal work)."""
+
+    @property
+    def profile(self) -> Profile:
+        """The parameters new hashes use."""
+        return self._profile
+
+    @property
+    def max_concurrent(self) -> int:
+        """How many hashes may run at once."""
+        return self._slots._initial_value  # type: ignore[attr-defined,no-any-return]
+
+    def __repr__(self) -> str:
+        return f"Hasher(profile={self._profile.name})"
+
+    def hash(self, password: str) -> str:
+        """The PHC string of ``password`` (NFKC-normalised, ≤ 128 code points)."""
+        normal = _prepare(password)
+        with self._slots:
+            self.calls += 1
+            return self._hasher.hash(normal)
+
+    def verify(self, phc: str, password: str) -> Verification:
+        """Check ``password`` against ``phc``; a malformed hash is a mismatch, not a crash."""
+        normal = _prepare(password)
+        with self._slots:
+            self.calls += 1
+            try:
+                self._hasher.verify(phc, normal)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return Verification(False)
+        return Verification(True, self._needs_rehash(phc))
+
+    def dummy_verify(self, password: str) -> Verification:
+        """The same work as a real verify, always failing: used for unknown accounts (LK-10)."""
+        try:
+            normal = _prepare(password)
+        except PasswordTooLong:
+            normal = "x"
+        with self._slots:
+            self.calls += 1
+            with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+                self._hasher.verify(self._dummy, normal)
+        return Verification(False)
+
+    def hash_answer(self, answer: str) -> str:
+        """The PHC string of ``normalize_answer(answer)``: "Bleu " and "BLÉU" hash alike."""
+        return self.hash(normalize_answer(answer))
+
+    def verify_answer(self, phc: str, answer: str) -> Verification:
+        """Check a security answer after normalisation."""
+        return self.verify(phc, normalize_answer(answer))
+
+    def _needs_rehash(self, phc: str) -> bool:
+        try:
+            return self._hasher.check_needs_rehash(phc)
+        except InvalidHashError:
+            return True
+
+
+def _prepare(password: str) -> str:
+    if not isinstance(password, str):
+        raise TypeError(f"password must be a str, not {type(password).__name__}")
+    if len(password) > MAX_PASSWORD_LENGTH * 8:
+        raise PasswordTooLong(MAX_PASSWORD_LENGTH)
+    normal = unicodedata.normalize("NFKC", password)
+    if len(normal) > MAX_PASSWORD_LENGTH:
+        raise PasswordTooLong(MAX_PASSWORD_LENGTH)
+    return normal
