@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
 pytest: $(STAMP)
-	$(BIN)/pytest --cov --cov-branch --cov-report=term --cov-fail-under=95
+	sh scripts/with-postgres.sh $(BIN)/pytest --cov --cov-branch --cov-report=term --cov-fail-under=95
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

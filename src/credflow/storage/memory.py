@@ -1,0 +1,317 @@
+"""``MemoryStorage``: the reference adapter, thread-safe, for tests and single-process apps.
+
+One re-entrant lock guards every structure. ``transaction()`` holds the lock for the whole block
+and keeps an undo log, so a failure anywhere inside leaves the previous state whole.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from credflow.errors import ConcurrentUpdate, DuplicateIdentifier
+from credflow.storage.protocols import check_pagination
+from credflow.storage.records import (
+    Account,
+    AuditEvent,
+    ConsumeOutcome,
+    FlowRecord,
+    PasswordCredential,
+    PasswordHistoryEntry,
+    SecurityQuestion,
+    TokenRecord,
+)
+
+__all__ = ["MemoryStorage"]
+
+_MISSING: Any = object()
+
+
+class MemoryStorage:
+    """Everything in dictionaries, behind one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._accounts: dict[str, Account] = {}
+        self._by_identifier: dict[str, str] = {}
+        self._by_email: dict[str, frozenset[str]] = {}
+        self._passwords: dict[str, PasswordCredential] = {}
+        self._history: dict[str, tuple[PasswordHistoryEntry, ...]] = {}
+        self._questions: dict[str, SecurityQuestion] = {}
+        self._tokens: dict[str, TokenRecord] = {}
+        self._flows: dict[str, FlowRecord] = {}
+        self._counters: dict[str, int] = {}
+        self._events: list[AuditEvent] = []
+
+    def __repr__(self) -> str:
+        return f"MemoryStorage(accounts={len(self._accounts)})"
+
+    # -- transactions and the undo log -------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if getattr(self._local, "undo", None) is not None:
+                yield
+                return
+            self._local.undo = []
+            try:
+                yield
+            except BaseException:
+                for undo in reversed(self._local.undo):
+                    undo()
+                raise
+            finally:
+                self._local.undo = None
+
+    def _log(self, undo: Callable[[], None]) -> None:
+        log = getattr(self._local, "undo", None)
+        if log is not None:
+            log.append(undo)
+
+    def _put(self, table: MutableMapping[str, Any], key: str, value: Any) -> None:
+        old = table.get(key, _MISSING)
+        table[key] = value
+        self._log(lambda: _restore(table, key, old))
+
+    def _pop(self, table: MutableMapping[str, Any], key: str) -> Any:
+        old = table.pop(key, _MISSING)
+        if old is not _MISSING:
+            self._log(lambda: _restore(table, key, old))
+        return None if old is _MISSING else old
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def create_account(self, account: Account) -> None:
+        with self._lock:
+            if account.identifier_key in self._by_identifier or account.id in self._accounts:
+                raise DuplicateIdentifier("identifier already taken")
+            self._put(self._accounts, account.id, account)
+            self._put(self._by_identifier, account.identifier_key, account.id)
+            self._index_email(account.id, None, account.email_key)
+
+    def _index_email(self, account_id: str, old: str | None, new: str | None) -> None:
+        if old == new:
+            return
+        if old is not None:
+            remaining = self._by_email.get(old, frozenset()) - {account_id}
+            if remaining:
+                self._put(self._by_email, old, remaining)
+            else:
+                self._pop(self._by_email, old)
+        if new is not None:
+            self._put(self._by_email, new, self._by_email.get(new, frozenset()) | {account_id})
+
+    def get_account(self, account_id: str) -> Account | None:
+        with self._lock:
+            return self._accounts.get(account_id)
+
+    def find_account(self, identifier_key: str) -> Account | None:
+        with self._lock:
+            account_id = self._by_identifier.get(identifier_key)
+            return None if account_id is None else self._accounts.get(account_id)
+
+    def find_accounts_by_email(self, email_key: str) -> list[Account]:
+        with self._lock:
+            ids = sorted(self._by_email.get(email_key, ()))
+            return [self._accounts[i] for i in ids]
+
+    def list_accounts(self, *, after: str | None = None, limit: int = 100) -> list[Account]:
+        check_pagination(limit)
+        with self._lock:
+            ids = sorted(i for i in self._accounts if after is None or i > after)
+            return [self._accounts[i] for i in ids[:limit]]
+
+    def update_account(self, account: Account) -> Account:
+        with self._lock:
+            current = self._accounts.get(account.id)
+            if current is None or current.version != account.version:
+                raise ConcurrentUpdate("account changed since it was read")
+            if account.identifier_key != current.identifier_key:
+                if account.identifier_key in self._by_identifier:
+                    raise DuplicateIdentifier("identifier already taken")
+                self._pop(self._by_identifier, current.identifier_key)
+                self._put(self._by_identifier, account.identifier_key, account.id)
+            self._index_email(account.id, current.email_key, account.email_key)
+            stored = account.model_copy(update={"version": account.version + 1})
+            self._put(self._accounts, account.id, stored)
+            return stored
+
+    def delete_account(self, account_id: str) -> bool:
+        with self._lock:
+            account = self._pop(self._accounts, account_id)
+            if account is None:
+                return False
+            self._pop(self._by_identifier, account.identifier_key)
+            self._index_email(account_id, account.email_key, None)
+            self._pop(self._passwords, account_id)
+            self._pop(self._history, account_id)
+            self._pop(self._questions, account_id)
+            for key, token in list(self._tokens.items()):
+                if token.account_id == account_id:
+                    self._pop(self._tokens, key)
+            for key, flow in list(self._flows.items()):
+                if flow.account_id == account_id:
+                    self._pop(self._flows, key)
+            return True
+
+    # -- credentials -------------------------------------------------------------------------
+
+    def get_password(self, account_id: str) -> PasswordCredential | None:
+        with self._lock:
+            return self._passwords.get(account_id)
+
+    def set_password(self, credential: PasswordCredential, *, keep_history: int = 0) -> None:
+        with self._lock:
+            old = self._passwords.get(credential.account_id)
+            if old is not None and keep_history > 0:
+                entry = PasswordHistoryEntry(
+                    account_id=old.account_id, hash=old.hash, set_at=old.set_at
+                )
+                kept = (entry, *self._history.get(credential.account_id, ()))[:keep_history]
+                self._put(self._history, credential.account_id, kept)
+            self._put(self._passwords, credential.account_id, credential)
+
+    def password_history(self, account_id: str, limit: int) -> list[PasswordHistoryEntry]:
+        with self._lock:
+            return list(self._history.get(account_id, ())[:limit])
+
+    def get_question(self, account_id: str) -> SecurityQuestion | None:
+        with self._lock:
+            return self._questions.get(account_id)
+
+    def set_question(self, question: SecurityQuestion) -> None:
+        with self._lock:
+            self._put(self._questions, question.account_id, question)
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def save_token(self, token: TokenRecord) -> None:
+        with self._lock:
+            if token.nonce_hash in self._tokens:
+                raise ValueError("token already stored")
+            self._put(self._tokens, token.nonce_hash, token)
+
+    def get_token(self, nonce_hash: str) -> TokenRecord | None:
+        with self._lock:
+            return self._tokens.get(nonce_hash)
+
+    def consume_token(
+        self, nonce_hash: str, purpose: str, now: datetime
+    ) -> tuple[ConsumeOutcome, TokenRecord | None]:
+        with self._lock:
+            token = self._tokens.get(nonce_hash)
+            if token is None or token.purpose != purpose:
+                return ConsumeOutcome.UNKNOWN, None
+            if token.used_at is not None:
+                return ConsumeOutcome.USED, token
+            if now > token.expires_at:
+                return ConsumeOutcome.EXPIRED, token
+            used = token.model_copy(update={"used_at": now})
+            self._put(self._tokens, nonce_hash, used)
+            return ConsumeOutcome.CONSUMED, used
+
+    def void_tokens(self, account_id: str, purpose: str | None, now: datetime) -> int:
+        with self._lock:
+            count = 0
+            for key, token in list(self._tokens.items()):
+                if token.account_id != account_id or token.used_at is not None:
+                    continue
+                if purpose is None or token.purpose == purpose:
+                    self._put(self._tokens, key, token.model_copy(update={"used_at": now}))
+                    count += 1
+            return count
+
+    # -- flows -------------------------------------------------------------------------------
+
+    def save_flow(self, flow: FlowRecord) -> None:
+        with self._lock:
+            if flow.handle_hash in self._flows:
+                raise ValueError("flow already stored")
+            self._put(self._flows, flow.handle_hash, flow)
+
+    def get_flow(self, handle_hash: str) -> FlowRecord | None:
+        with self._lock:
+            return self._flows.get(handle_hash)
+
+    def advance_flow(self, flow: FlowRecord, *, expected_state: str) -> FlowRecord:
+        with self._lock:
+            current = self._flows.get(flow.handle_hash)
+            if (
+                current is None
+                or current.state != expected_state
+                or current.version != flow.version
+            ):
+                raise ConcurrentUpdate("flow changed since it was read")
+            stored = flow.model_copy(update={"version": flow.version + 1})
+            self._put(self._flows, flow.handle_hash, stored)
+            return stored
+
+    def delete_flow(self, handle_hash: str) -> bool:
+        with self._lock:
+            return self._pop(self._flows, handle_hash) is not None
+
+    # -- counters ----------------------------------------------------------------------------
+
+    def increment_counter(self, key: str, now: datetime) -> int:
+        with self._lock:
+            value = self._counters.get(key, 0) + 1
+            self._put(self._counters, key, value)
+            return value
+
+    def get_counter(self, key: str) -> int:
+        with self._lock:
+            return self._counters.get(key, 0)
+
+    def reset_counter(self, key: str) -> None:
+        with self._lock:
+            self._pop(self._counters, key)
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def append_event(self, event: AuditEvent) -> None:
+        with self._lock:
+            size = len(self._events)
+            self._events.append(event)
+            self._log(lambda: self._events.__delitem__(slice(size, None)))
+
+    def events(
+        self, *, account_id: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[AuditEvent]:
+        check_pagination(limit)
+        with self._lock:
+            found = [
+                e
+                for e in self._events
+                if (account_id is None or e.account_id == account_id)
+                and (since is None or e.at >= since)
+            ]
+            return found[:limit]
+
+    def pseudonymise_events(self, account_id: str, pseudonym: str) -> int:
+        with self._lock:
+            changed = 0
+            for index, event in enumerate(self._events):
+                if event.account_id == account_id:
+                    self._events[index] = event.model_copy(update={"account_id": pseudonym})
+                    self._log(_setter(self._events, index, event))
+                    changed += 1
+            return changed
+
+
+def _restore(table: MutableMapping[str, Any], key: str, old: Any) -> None:
+    if old is _MISSING:
+        table.pop(key, None)
+    else:
+        table[key] = old
+
+
+def _setter(items: list[AuditEvent], index: int, value: AuditEvent) -> Callable[[], None]:
+    def undo() -> None:
+        items[index] = value
+
+    return undo

@@ -1,0 +1,173 @@
+"""The storage port: what every adapter (memory, SQL, a host's own) must provide.
+
+Each method is atomic on its own. ``transaction()`` groups several calls into one all-or-nothing
+unit: the services use it for every multi-write step (password set + token burn + counter reset +
+event). The contract suite in ``tests/storage_contract.py`` pins the exact behaviour.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from credflow.storage.records import (
+    Account,
+    AuditEvent,
+    ConsumeOutcome,
+    FlowRecord,
+    PasswordCredential,
+    PasswordHistoryEntry,
+    SecurityQuestion,
+    TokenRecord,
+)
+
+__all__ = ["Storage"]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Accounts, credentials, tokens, flows, counters and audit events."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside commit together or not at all. Nested calls join the outer one."""
+        ...
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def create_account(self, account: Account) -> None:
+        """Insert ``account``. Raise DuplicateIdentifier when its identifier key is taken."""
+        ...
+
+    def get_account(self, account_id: str) -> Account | None:
+        """The account with that id, or None."""
+        ...
+
+    def find_account(self, identifier_key: str) -> Account | None:
+        """The account whose identifier key is ``identifier_key``, or None."""
+        ...
+
+    def find_accounts_by_email(self, email_key: str) -> list[Account]:
+        """Every account whose email key is ``email_key`` (one email may have several)."""
+        ...
+
+    def list_accounts(self, *, after: str | None = None, limit: int = 100) -> list[Account]:
+        """Accounts ordered by id, starting after ``after`` (keyset pagination)."""
+        ...
+
+    def update_account(self, account: Account) -> Account:
+        """Replace the account if its stored version is ``account.version``.
+
+        Returns the stored account with ``version`` incremented. Raises ConcurrentUpdate when
+        the stored version differs (or the account is gone).
+        """
+        ...
+
+    def delete_account(self, account_id: str) -> bool:
+        """Remove the account and everything attached to it; True when it existed."""
+        ...
+
+    # -- credentials -------------------------------------------------------------------------
+
+    def get_password(self, account_id: str) -> PasswordCredential | None:
+        """The account's current password credential."""
+        ...
+
+    def set_password(self, credential: PasswordCredential, *, keep_history: int = 0) -> None:
+        """Replace the password. The replaced hash joins the history, trimmed to the newest
+        ``keep_history`` entries (0 keeps none)."""
+        ...
+
+    def password_history(self, account_id: str, limit: int) -> list[PasswordHistoryEntry]:
+        """The newest ``limit`` past password hashes, newest first."""
+        ...
+
+    def get_question(self, account_id: str) -> SecurityQuestion | None:
+        """The account's security question."""
+        ...
+
+    def set_question(self, question: SecurityQuestion) -> None:
+        """Replace the account's security question."""
+        ...
+
+    # -- one-time tokens ---------------------------------------------------------------------
+
+    def save_token(self, token: TokenRecord) -> None:
+        """Store a token record (its nonce hash must be new)."""
+        ...
+
+    def get_token(self, nonce_hash: str) -> TokenRecord | None:
+        """The token record with that nonce hash."""
+        ...
+
+    def consume_token(
+        self, nonce_hash: str, purpose: str, now: datetime
+    ) -> tuple[ConsumeOutcome, TokenRecord | None]:
+        """Mark the token used, atomically: of many concurrent callers exactly one consumes.
+
+        Outcomes: ``consumed`` (this caller won), ``unknown`` (no such token for that purpose),
+        ``used`` (already consumed), ``expired`` (past its expiry at ``now``).
+        """
+        ...
+
+    def void_tokens(self, account_id: str, purpose: str | None, now: datetime) -> int:
+        """Mark every unused token of the account (for ``purpose``, or all) as used."""
+        ...
+
+    # -- flows -------------------------------------------------------------------------------
+
+    def save_flow(self, flow: FlowRecord) -> None:
+        """Store a new flow (its handle hash must be new)."""
+        ...
+
+    def get_flow(self, handle_hash: str) -> FlowRecord | None:
+        """The flow with that handle hash."""
+        ...
+
+    def advance_flow(self, flow: FlowRecord, *, expected_state: str) -> FlowRecord:
+        """Replace the flow if it is still in ``expected_state`` at version ``flow.version``.
+
+        Returns the stored flow with ``version`` incremented; raises ConcurrentUpdate otherwise,
+        so a replayed or raced step is applied at most once.
+        """
+        ...
+
+    def delete_flow(self, handle_hash: str) -> bool:
+        """Remove a flow; True when it existed."""
+        ...
+
+    # -- failure counters --------------------------------------------------------------------
+
+    def increment_counter(self, key: str, now: datetime) -> int:
+        """Add one to the counter ``key`` atomically and return the new value."""
+        ...
+
+    def get_counter(self, key: str) -> int:
+        """The counter's value (0 when absent)."""
+        ...
+
+    def reset_counter(self, key: str) -> None:
+        """Set the counter back to 0."""
+        ...
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def append_event(self, event: AuditEvent) -> None:
+        """Append an audit event."""
+        ...
+
+    def events(
+        self, *, account_id: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[AuditEvent]:
+        """Events, oldest first, optionally for one account and from ``since`` on."""
+        ...
+
+    def pseudonymise_events(self, account_id: str, pseudonym: str) -> int:
+        """Replace ``account_id`` by ``pseudonym`` in every event; return how many changed."""
+        ...
+
+
+def check_pagination(limit: int) -> None:
+    """Refuse silly page sizes early."""
+    if not 1 <= limit <= 10_000:
+        raise ValueError("limit must be between 1 and 10000")

@@ -1,0 +1,208 @@
+"""Stored records: frozen pydantic models shared by every storage adapter.
+
+Records hold hashes, never secrets: a password credential keeps its argon2id PHC string, a token
+keeps the SHA-256 of its nonce, a flow keeps the SHA-256 of its handle.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from credflow.errors import InvalidEmail, InvalidIdentifier
+
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "AuditEvent",
+    "ConsumeOutcome",
+    "FlowRecord",
+    "PasswordCredential",
+    "PasswordHistoryEntry",
+    "RequiredAction",
+    "SecurityQuestion",
+    "TokenRecord",
+    "check_email",
+    "check_identifier",
+    "email_key",
+    "identifier_key",
+    "new_account_id",
+]
+
+MAX_IDENTIFIER_LENGTH = 254
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetimes must be timezone-aware")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_aware)]
+
+
+class AccountStatus(StrEnum):
+    """Whether an account may sign in."""
+
+    ACTIVE = "active"
+    PENDING_VERIFICATION = "pending_verification"
+    PENDING_APPROVAL = "pending_approval"
+    DISABLED = "disabled"
+
+
+class RequiredAction(StrEnum):
+    """Something the person must do before getting a session, in the order listed."""
+
+    CHANGE_PASSWORD = "change_password"  # noqa: S105 - an action name, not a password
+    ENROLL_SECURITY_QUESTION = "enroll_security_question"
+    VERIFY_EMAIL = "verify_email"
+    ENROLL_TOTP = "enroll_totp"
+
+
+def check_identifier(identifier: object) -> str:
+    """Return ``identifier`` if acceptable, else raise InvalidIdentifier (never echoing it)."""
+    if not isinstance(identifier, str):
+        raise InvalidIdentifier(f"must be a str, not {type(identifier).__name__}")
+    if not identifier or not identifier.strip():
+        raise InvalidIdentifier("must not be empty")
+    if len(identifier) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidIdentifier(f"longer than {MAX_IDENTIFIER_LENGTH} characters")
+    if identifier != identifier.strip():
+        raise InvalidIdentifier("must not start or end with spaces")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in identifier):
+        raise InvalidIdentifier("must not contain control or invisible characters")
+    return identifier
+
+
+def identifier_key(identifier: str) -> str:
+    """The unique, case-insensitive key of an identifier: NFKC then case folding."""
+    return unicodedata.normalize("NFKC", identifier).casefold()
+
+
+def check_email(email: object, field: str = "email") -> str:
+    """Return ``email`` if it looks like an address (64@253, no spaces), else raise."""
+    if not isinstance(email, str):
+        raise InvalidEmail(f"must be a str, not {type(email).__name__}", field=field)
+    if len(email) > MAX_IDENTIFIER_LENGTH or not _EMAIL.match(email):
+        raise InvalidEmail("not an email address", field=field)
+    if any(unicodedata.category(c).startswith("C") for c in email):
+        raise InvalidEmail("must not contain control characters", field=field)
+    domain = email.rpartition("@")[2]
+    if domain.startswith(".") or domain.endswith(".") or "." not in domain or ".." in domain:
+        raise InvalidEmail("not an email address", field=field)
+    return email
+
+
+def email_key(email: str) -> str:
+    """The lookup key of an address: NFKC, the domain lower-cased, the local part case-folded.
+
+    Distinct addresses never merge by accident beyond case (RS-16): mail always goes to the
+    stored address, never to the typed one.
+    """
+    local, _, domain = unicodedata.normalize("NFKC", email).rpartition("@")
+    return f"{local.lower()}@{domain.lower()}"
+
+
+def new_account_id() -> str:
+    """An opaque, random account id (128 bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Account(_Record):
+    """A person's account. ``version`` increases on every write (compare-and-set)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    identifier: str
+    identifier_key: str
+    email: str | None = None
+    email_key: str | None = None
+    status: AccountStatus = AccountStatus.ACTIVE
+    required_actions: tuple[RequiredAction, ...] = ()
+    credential_version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1)
+    locked_until: Instant | None = None
+    lockouts: int = Field(default=0, ge=0)
+    created_at: Instant
+    updated_at: Instant
+
+
+class PasswordCredential(_Record):
+    """An account's current password, as an argon2id PHC string."""
+
+    account_id: str
+    hash: str = Field(repr=False)
+    temporary: bool = False
+    set_at: Instant
+    expires_at: Instant | None = None
+
+
+class PasswordHistoryEntry(_Record):
+    """A past password hash, kept for the ``history`` rule."""
+
+    account_id: str
+    hash: str = Field(repr=False)
+    set_at: Instant
+
+
+class SecurityQuestion(_Record):
+    """The question text and the argon2id hash of the normalised answer."""
+
+    account_id: str
+    question: str = Field(min_length=1, max_length=200)
+    answer_hash: str = Field(repr=False)
+    set_at: Instant
+
+
+class TokenRecord(_Record):
+    """What storage knows of a signed one-time token: never the nonce, only its SHA-256."""
+
+    nonce_hash: str = Field(min_length=64, max_length=64)
+    account_id: str
+    purpose: str = Field(min_length=1, max_length=32)
+    credential_version: int
+    created_at: Instant
+    expires_at: Instant
+    used_at: Instant | None = None
+
+
+class ConsumeOutcome(StrEnum):
+    """The result of an atomic token consume."""
+
+    CONSUMED = "consumed"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+class FlowRecord(_Record):
+    """A multi-step flow in progress, found by the SHA-256 of its handle."""
+
+    handle_hash: str = Field(min_length=64, max_length=64)
+    kind: str = Field(min_length=1, max_length=32)
+    account_id: str | None = None
+    state: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = Field(default=0, ge=0)
+    version: int = Field(default=1, ge=1)
+    created_at: Instant
+    expires_at: Instant
+
+
+class AuditEvent(_Record):
+    """Something that happened, for the audit trail. ``details`` never hold a secret."""
+
+    type: str = Field(min_length=1, max_length=64)
+    account_id: str | None = None
+    at: Instant
+    details: dict[str, str | int | bool | None] = Field(default_factory=dict)
