@@ -1,0 +1,234 @@
+"""Signed, single-use tokens for links: reset, unlock, email verification, invitations.
+
+A token is ``itsdangerous`` over ``[account_id, nonce]`` with HMAC-SHA-256 (RS-08), a salt per
+purpose (RS-07), and a timestamp read from the injected clock. The nonce has 256 random bits
+(RS-09); storage keeps only its SHA-256, the account, the purpose, the expiry, the account's
+credential version and when it was used.
+
+Redeeming checks, in order: the signature (any listed key: the newest signs, older ones still
+verify — RS-10), the purpose, the age (accepted at exactly the lifetime, refused one second
+later — RS-03; a timestamp in the future is invalid), then consumes the stored nonce atomically,
+so exactly one of many concurrent redeemers succeeds (RS-06). A token whose account changed
+credentials since it was issued is void (RS-05).
+
+Outcomes are told apart: ``invalid`` (tampered, wrong purpose, unknown, void), ``expired`` (the
+UI may offer a resend), ``used``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from credflow.clock import Clock
+from credflow.errors import ConfigurationError
+from credflow.storage.protocols import Storage
+from credflow.storage.records import Account, ConsumeOutcome, TokenRecord
+
+__all__ = ["IssuedToken", "Redemption", "TokenOutcome", "TokenService", "nonce_hash"]
+
+MAX_TOKEN_LENGTH = 1024
+PURPOSES = ("reset", "unlock", "verify_email", "invite", "password_setup", "session")
+
+
+class TokenOutcome(StrEnum):
+    """What became of a presented token."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly signed token. ``token`` goes in the link; it is shown once and never logged."""
+
+    token: str = field(repr=False)
+    purpose: str
+    account_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """The result of checking or redeeming a token. ``account_id`` is set only when valid,
+    or when expired/used (so a service can offer a resend without asking who it was)."""
+
+    outcome: TokenOutcome
+    account_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the token was valid."""
+        return self.outcome is TokenOutcome.VALID
+
+
+def nonce_hash(nonce: str) -> str:
+    """The SHA-256 hex digest storage keeps instead of a nonce or a handle."""
+    return hashlib.sha256(nonce.encode("ascii", errors="replace")).hexdigest()
+
+
+class TokenService:
+    """Issue and redeem purpose-bound, single-use signed tokens."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        *,
+        secret_key: bytes,
+        fallback_keys: Sequence[bytes] = (),
+        lifetimes: Mapping[str, int],
+    ) -> None:
+        if len(secret_key) < 32 or any(len(k) < 32 for k in fallback_keys):
+            raise ConfigurationError("signing keys must be at least 32 bytes", field="secret_key")
+        self._storage = storage
+        self._clock = clock
+        self._keys = [*fallback_keys, secret_key]  # itsdangerous signs with the last key
+        self._lifetimes = dict(lifetimes)
+        self._serializers: dict[str, URLSafeTimedSerializer] = {}
+
+    def __repr__(self) -> str:
+        return f"TokenService(keys={len(self._keys)}, purposes={sorted(self._lifetimes)})"
+
+    def lifetime(self, purpose: str) -> int:
+        """The lifetime in seconds of tokens for ``purpose``."""
+        try:
+            return self._lifetimes[purpose]
+        except KeyError:
+            raise ConfigurationError(f"no lifetime for purpose {purpose!r}") from None
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        serializer = self._serializers.get(purpose)
+        if serializer is None:
+            clock = self._clock
+
+            class ClockSigner(TimestampSigner):
+                def get_timestamp(self) -> int:
+                    return int(clock.now().timestamp())
+
+            serializer = URLSafeTimedSerializer(
+                self._keys,
+                salt=f"credflow.{purpose}",
+                signer=ClockSigner,
+                signer_kwargs={"digest_method": hashlib.sha256},
+            )
+            self._serializers[purpose] = serializer
+        return serializer
+
+    def issue(self, account: Account, purpose: str, *, lifetime: int | None = None) -> IssuedToken:
+        """Sign a new token for ``account`` and store its nonce hash.
+
+        ``lifetime`` may shorten, never extend, the purpose's configured lifetime.
+        """
+        ceiling = self.lifetime(purpose)
+        seconds = ceiling if lifetime is None else lifetime
+        if not 0 < seconds <= ceiling:
+            raise ConfigurationError(
+                f"lifetime must be between 1 and {ceiling} seconds for {purpose!r}",
+                field="lifetime",
+            )
+        nonce = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        token = self._serializer(purpose).dumps([account.id, nonce])
+        self._storage.save_token(
+            TokenRecord(
+                nonce_hash=nonce_hash(nonce),
+                account_id=account.id,
+                purpose=purpose,
+                credential_version=account.credential_version,
+                created_at=now,
+                expires_at=now.replace(microsecond=0) + timedelta(seconds=seconds),
+            )
+        )
+        return IssuedToken(token, purpose, account.id, now + timedelta(seconds=seconds))
+
+    def check(self, token: str, purpose: str) -> Redemption:
+        """Verify signature, purpose, age and stored state without consuming the token."""
+        opened = self._open(token, purpose)
+        if isinstance(opened, Redemption):
+            return opened
+        account_id, digest = opened
+        record = self._storage.get_token(digest)
+        if record is None or record.purpose != purpose or record.account_id != account_id:
+            return Redemption(TokenOutcome.INVALID)
+        if record.used_at is not None:
+            return Redemption(TokenOutcome.USED, account_id)
+        if self._clock.now() > record.expires_at:
+            return Redemption(TokenOutcome.EXPIRED, account_id)
+        if not self._current(record):
+            return Redemption(TokenOutcome.INVALID)
+        return Redemption(TokenOutcome.VALID, account_id)
+
+    def redeem(self, token: str, purpose: str) -> Redemption:
+        """Check the token and consume it atomically: of concurrent callers, one gets ``valid``.
+
+        Call it inside the same ``storage.transaction()`` as the action it authorises, so a
+        failure of that action leaves the token unused.
+        """
+        opened = self._open(token, purpose)
+        if isinstance(opened, Redemption):
+            return opened
+        account_id, digest = opened
+        outcome, record = self._storage.consume_token(digest, purpose, self._clock.now())
+        if record is None or record.account_id != account_id:
+            return Redemption(TokenOutcome.INVALID)
+        if outcome is ConsumeOutcome.USED:
+            return Redemption(TokenOutcome.USED, account_id)
+        if outcome is ConsumeOutcome.EXPIRED:
+            return Redemption(TokenOutcome.EXPIRED, account_id)
+        if not self._current(record):
+            return Redemption(TokenOutcome.INVALID)
+        return Redemption(TokenOutcome.VALID, account_id)
+
+    def void(self, account_id: str, purpose: str | None = None) -> int:
+        """Void every outstanding token of the account (for one purpose, or all)."""
+        return self._storage.void_tokens(account_id, purpose, self._clock.now())
+
+    def _open(self, token: object, purpose: str) -> tuple[str, str] | Redemption:
+        invalid = Redemption(TokenOutcome.INVALID)
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            return invalid
+        try:
+            payload = self._serializer(purpose).loads(token, max_age=self.lifetime(purpose))
+        except SignatureExpired as exc:
+            if exc.date_signed is not None and exc.date_signed > self._clock.now():
+                return invalid  # signed "in the future": never trust it
+            payload = exc.payload
+            loaded = _payload(self._serializer(purpose), payload)
+            return invalid if loaded is None else Redemption(TokenOutcome.EXPIRED, loaded[0])
+        except (BadSignature, UnicodeError, ValueError):
+            return invalid
+        loaded = _fields(payload)
+        if loaded is None:
+            return invalid
+        return loaded[0], nonce_hash(loaded[1])
+
+    def _current(self, record: TokenRecord) -> bool:
+        account = self._storage.get_account(record.account_id)
+        return account is not None and account.credential_version == record.credential_version
+
+
+def _payload(serializer: URLSafeTimedSerializer, payload: Any) -> tuple[str, str] | None:
+    try:
+        return _fields(serializer.load_payload(payload))
+    except (BadSignature, UnicodeError, ValueError):  # pragma: no cover - signed payloads parse
+        return None
+
+
+def _fields(payload: Any) -> tuple[str, str] | None:
+    if (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and all(isinstance(p, str) and 0 < len(p) <= 128 for p in payload)
+    ):
+        return payload[0], payload[1]
+    return None
