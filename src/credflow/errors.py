@@ -7,10 +7,20 @@ caller asked credflow to enforce (``validate``)::
     CredflowError                    base class, never raised itself
     ├── ConfigurationError           bad settings or policy config (also a ValueError)
     │   ├── InsecureConfiguration    parameters below the security floor
+    │   ├── StandardsConflictError   a setting the chosen preset forbids, without the override
     │   └── MissingDependency        an optional extra is not installed (also an ImportError)
+    ├── InvalidInput                 a malformed argument (also a ValueError); names the field
+    │   ├── InvalidIdentifier        empty, too long, or control characters
+    │   ├── InvalidEmail             not an address
+    │   └── PasswordTooLong          over 128 code points, refused before any hashing
+    ├── UnknownAccount               no account with that id (also a LookupError)
     ├── UnsupportedLocale            no message catalogue for the locale (also a ValueError)
     ├── BreachCheckUnavailable       the breached-password source could not answer
-    └── PolicyViolation              a candidate failed one or more rules; carries them all
+    ├── PolicyViolation              a candidate failed one or more rules; carries them all
+    └── StorageError                 the storage adapter could not do what was asked
+        ├── StorageUnavailable       the database is down or unreachable; ``__cause__`` tells why
+        ├── DuplicateIdentifier      the identifier (case-insensitively) is taken
+        └── ConcurrentUpdate         a compare-and-set lost: someone else changed the record
 
 No exception message ever contains a secret (password, answer, token, code): messages name the
 field and the rule, never the value.
@@ -26,11 +36,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BreachCheckUnavailable",
+    "ConcurrentUpdate",
     "ConfigurationError",
     "CredflowError",
+    "DuplicateIdentifier",
     "InsecureConfiguration",
+    "InvalidEmail",
+    "InvalidIdentifier",
+    "InvalidInput",
     "MissingDependency",
+    "PasswordTooLong",
     "PolicyViolation",
+    "StandardsConflictError",
+    "StorageError",
+    "StorageUnavailable",
+    "UnknownAccount",
     "UnsupportedLocale",
 ]
 
@@ -54,6 +74,10 @@ class InsecureConfiguration(ConfigurationError):
     """Parameters fall below a security floor that only an explicit testing profile may cross."""
 
 
+class StandardsConflictError(ConfigurationError):
+    """A setting conflicts with the standards preset and no explicit override was given."""
+
+
 class MissingDependency(ConfigurationError, ImportError):
     """A feature needs an optional extra, e.g. ``pip install credflow[zxcvbn]``."""
 
@@ -62,6 +86,44 @@ class MissingDependency(ConfigurationError, ImportError):
         super().__init__(
             f"{feature} needs the optional dependency: pip install 'credflow[{extra}]'"
         )
+
+
+class InvalidInput(CredflowError, ValueError):
+    """An argument is malformed. ``field`` names it; the message never repeats a secret."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class InvalidIdentifier(InvalidInput):
+    """An identifier is empty, longer than 254 characters, or holds control characters."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="identifier")
+
+
+class InvalidEmail(InvalidInput):
+    """An email address is malformed."""
+
+    def __init__(self, message: str, *, field: str = "email") -> None:
+        super().__init__(message, field=field)
+
+
+class PasswordTooLong(InvalidInput):
+    """A password exceeds the cap; it is refused before any hashing (PW-03)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"longer than {limit} code points", field="password")
+
+
+class UnknownAccount(CredflowError, LookupError):
+    """No account has that id. Raised to administrators and services, never to end users."""
+
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+        super().__init__(f"no account with id {account_id!r}")
 
 
 class UnsupportedLocale(CredflowError, ValueError):
@@ -95,3 +157,19 @@ class PolicyViolation(CredflowError):
     def codes(self) -> tuple[str, ...]:
         """The stable codes of the failed rules, in policy order."""
         return tuple(result.code for result in self.failures)
+
+
+class StorageError(CredflowError):
+    """The storage adapter could not complete an operation."""
+
+
+class StorageUnavailable(StorageError):
+    """The database is down or unreachable. The original error is chained as ``__cause__``."""
+
+
+class DuplicateIdentifier(StorageError):
+    """An account with the same identifier (compared case-insensitively) already exists."""
+
+
+class ConcurrentUpdate(StorageError):
+    """A compare-and-set failed: the record changed since it was read."""

@@ -1,0 +1,347 @@
+"""The account lifecycle: create, find, disable and enable, approve and reject, unlock, required
+actions, temporary passwords, and deletion.
+
+Every multi-write operation runs in one storage transaction: a failure at any write (or in the
+notifier, which is called last, inside the transaction) leaves nothing half-done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from credflow.audit import Audit
+from credflow.clock import Clock
+from credflow.errors import ConfigurationError, InvalidInput, UnknownAccount
+from credflow.hashing import Hasher
+from credflow.notify import Message, Notifier
+from credflow.policy import MinLength, PasswordPolicy, Special
+from credflow.settings import Settings
+from credflow.storage.protocols import Storage
+from credflow.storage.records import (
+    Account,
+    AccountStatus,
+    PasswordCredential,
+    RequiredAction,
+    check_email,
+    check_identifier,
+    email_key,
+    identifier_key,
+    new_account_id,
+)
+
+__all__ = ["AccountService", "CreatedAccount", "generate_temporary_password"]
+
+_LOCKOUT_PREFIX = "login:"
+_AMBIGUOUS = set("Il1O0o")
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedAccount:
+    """A new account and, when one was asked for, its temporary password (shown once)."""
+
+    account: Account
+    temporary_password: str | None = field(default=None, repr=False)
+
+
+def generate_temporary_password(
+    policy: PasswordPolicy, *, identifier: str | None = None, email: str | None = None
+) -> str:
+    """A random password from ``secrets`` that meets ``policy`` (TP-01).
+
+    It holds lowercase and uppercase letters, digits and a special character (from the policy's
+    alphabet when it has one), without look-alike characters, and is at least 16 characters or
+    the policy minimum.
+    """
+    specials = next((r.alphabet for r in policy.rules if isinstance(r, Special)), "$?!&%*_@")
+    minimum = max((r.min for r in policy.rules if isinstance(r, MinLength)), default=0)
+    length = min(max(16, minimum), policy.max_length)
+    groups = [
+        [c for c in string.ascii_lowercase if c not in _AMBIGUOUS],
+        [c for c in string.ascii_uppercase if c not in _AMBIGUOUS],
+        [c for c in string.digits if c not in _AMBIGUOUS],
+        list(specials),
+    ]
+    pool = [c for group in groups for c in group]
+    rng = secrets.SystemRandom()
+    for _ in range(100):
+        chars = [secrets.choice(group) for group in groups]
+        chars += [secrets.choice(pool) for _ in range(length - len(chars))]
+        rng.shuffle(chars)
+        candidate = "".join(chars)
+        if policy.evaluate(candidate, identifier=identifier, email=email).ok:
+            return candidate
+    raise ConfigurationError("the password policy cannot be met by generated passwords")
+
+
+class AccountService:
+    """Administrative operations on accounts (``cf.accounts``)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        hasher: Hasher,
+        notifier: Notifier,
+        clock: Clock,
+        audit: Audit,
+    ) -> None:
+        self._storage = storage
+        self._settings = settings
+        self._hasher = hasher
+        self._notifier = notifier
+        self._clock = clock
+        self._audit = audit
+
+    # -- creation ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        identifier: str,
+        *,
+        email: str | None = None,
+        temporary: bool = True,
+        status: AccountStatus = AccountStatus.ACTIVE,
+        required_actions: Sequence[RequiredAction] | None = None,
+        locale: str | None = None,
+    ) -> CreatedAccount:
+        """Create an account; with ``temporary`` (the default), also a temporary password.
+
+        The temporary password meets the active policy, expires after
+        ``settings.lifetimes.temporary_password``, and is returned once. When
+        ``settings.mail_temporary_password`` is on and the account has an email, the identifier
+        and the password go in two separate messages (Certigna).
+        Raises InvalidIdentifier, InvalidEmail or DuplicateIdentifier; nothing is stored then.
+        """
+        check_identifier(identifier)
+        if email is not None:
+            check_email(email)
+        status = AccountStatus(status)
+        actions = tuple(required_actions) if required_actions is not None else ()
+        if temporary and required_actions is None:
+            actions = self._settings.first_login_actions
+        if temporary and RequiredAction.CHANGE_PASSWORD not in actions:
+            actions = (RequiredAction.CHANGE_PASSWORD, *actions)
+        now = self._clock.now()
+        account = Account(
+            id=new_account_id(),
+            identifier=identifier,
+            identifier_key=identifier_key(identifier),
+            email=email,
+            email_key=email_key(email) if email is not None else None,
+            status=status,
+            required_actions=_ordered(actions),
+            created_at=now,
+            updated_at=now,
+        )
+        password = None
+        if temporary:
+            password = generate_temporary_password(
+                self._settings.password_policy, identifier=identifier, email=email
+            )
+            credential = self._temporary_credential(account.id, password)
+        with self._storage.transaction():
+            self._storage.create_account(account)
+            if password is not None:
+                self._storage.set_password(credential)
+            self._audit.record("account_created", account.id, temporary=temporary)
+            if password is not None:
+                self._mail_temporary(account, password, locale)
+        return CreatedAccount(account, password)
+
+    def _temporary_credential(self, account_id: str, password: str) -> PasswordCredential:
+        now = self._clock.now()
+        ttl = timedelta(seconds=self._settings.lifetimes.temporary_password)
+        return PasswordCredential(
+            account_id=account_id,
+            hash=self._hasher.hash(password),
+            temporary=True,
+            set_at=now,
+            expires_at=now + ttl,
+        )
+
+    def _mail_temporary(self, account: Account, password: str, locale: str | None) -> None:
+        if not self._settings.mail_temporary_password or account.email is None:
+            return
+        lang = locale or self._settings.locale
+        login_url = self._settings.base_url + "/"
+        self._notifier.send(
+            Message(
+                "identifier",
+                account.email,
+                lang,
+                {"identifier": account.identifier, "login_url": login_url},
+            )
+        )
+        self._notifier.send(
+            Message(
+                "temporary_password",
+                account.email,
+                lang,
+                {"temporary_password": password, "login_url": login_url},
+                secret_params=frozenset({"temporary_password"}),
+            )
+        )
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def get(self, account_id: str) -> Account:
+        """The account with ``account_id``; raises UnknownAccount."""
+        if not isinstance(account_id, str):
+            raise InvalidInput("must be a str", field="account_id")
+        account = self._storage.get_account(account_id)
+        if account is None:
+            raise UnknownAccount(account_id)
+        return account
+
+    def find(self, identifier: str) -> Account | None:
+        """The account with ``identifier`` (case-insensitive), or None."""
+        check_identifier(identifier)
+        return self._storage.find_account(identifier_key(identifier))
+
+    def find_by_email(self, email: str) -> list[Account]:
+        """Every account tied to ``email`` (one email may have several, as on ASP's portal)."""
+        check_email(email)
+        return self._storage.find_accounts_by_email(email_key(email))
+
+    # -- status changes ----------------------------------------------------------------------
+
+    def disable(self, account_id: str) -> Account:
+        """Disable the account: it can no longer sign in."""
+        return self._set_status(account_id, AccountStatus.DISABLED, "account_disabled")
+
+    def enable(self, account_id: str) -> Account:
+        """Re-enable a disabled account."""
+        return self._set_status(
+            account_id,
+            AccountStatus.ACTIVE,
+            "account_enabled",
+            allowed=(AccountStatus.DISABLED, AccountStatus.ACTIVE),
+        )
+
+    def approve(self, account_id: str) -> Account:
+        """Approve an account that is ``pending_approval``."""
+        return self._set_status(
+            account_id,
+            AccountStatus.ACTIVE,
+            "account_approved",
+            allowed=(AccountStatus.PENDING_APPROVAL,),
+        )
+
+    def reject(self, account_id: str) -> Account:
+        """Reject an account that is ``pending_approval``: it becomes disabled."""
+        return self._set_status(
+            account_id,
+            AccountStatus.DISABLED,
+            "account_rejected",
+            allowed=(AccountStatus.PENDING_APPROVAL,),
+        )
+
+    def _set_status(
+        self,
+        account_id: str,
+        status: AccountStatus,
+        event: str,
+        allowed: tuple[AccountStatus, ...] | None = None,
+    ) -> Account:
+        with self._storage.transaction():
+            account = self.get(account_id)
+            if allowed is not None and account.status not in allowed:
+                raise InvalidInput(
+                    f"cannot go from {account.status.value} to {status.value}", field="status"
+                )
+            updated = self._storage.update_account(
+                account.model_copy(update={"status": status, "updated_at": self._clock.now()})
+            )
+            self._audit.record(event, account_id, previous=account.status.value)
+            return updated
+
+    def unlock(self, account_id: str, *, by: str = "admin") -> Account:
+        """Clear a lockout and the failure counter (an administrator's unlock)."""
+        with self._storage.transaction():
+            account = self.get(account_id)
+            updated = self._storage.update_account(
+                account.model_copy(update={"locked_until": None, "updated_at": self._clock.now()})
+            )
+            self._storage.reset_counter(_LOCKOUT_PREFIX + account_id)
+            self._audit.record("account_unlocked", account_id, by=by)
+            return updated
+
+    def require_actions(self, account_ids: Iterable[str], actions: Sequence[RequiredAction]) -> int:
+        """Add required actions to many accounts at once (DEFI's forced migration).
+
+        All or nothing: an unknown id raises UnknownAccount and changes nothing.
+        """
+        wanted = tuple(RequiredAction(a) for a in actions)
+        if not wanted:
+            raise InvalidInput("give at least one action", field="actions")
+        count = 0
+        with self._storage.transaction():
+            for account_id in account_ids:
+                account = self.get(account_id)
+                merged = _ordered((*account.required_actions, *wanted))
+                if merged != account.required_actions:
+                    self._storage.update_account(
+                        account.model_copy(
+                            update={"required_actions": merged, "updated_at": self._clock.now()}
+                        )
+                    )
+                    self._audit.record(
+                        "actions_required", account_id, actions=",".join(a.value for a in wanted)
+                    )
+                count += 1
+        return count
+
+    def set_temporary_password(self, account_id: str, *, locale: str | None = None) -> str:
+        """An administrator's reset: a new temporary password, returned once.
+
+        Bumps the credential version (every session and token issued before dies) and requires a
+        password change at the next login.
+        """
+        with self._storage.transaction():
+            account = self.get(account_id)
+            password = generate_temporary_password(
+                self._settings.password_policy, identifier=account.identifier, email=account.email
+            )
+            actions = _ordered((RequiredAction.CHANGE_PASSWORD, *account.required_actions))
+            updated = self._storage.update_account(
+                account.model_copy(
+                    update={
+                        "credential_version": account.credential_version + 1,
+                        "required_actions": actions,
+                        "updated_at": self._clock.now(),
+                    }
+                )
+            )
+            self._storage.set_password(self._temporary_credential(account.id, password))
+            self._audit.record("temporary_password_set", account_id)
+            self._mail_temporary(updated, password, locale)
+        return password
+
+    def delete(self, account_id: str) -> str:
+        """Remove the account and its personal data; audit events stay under a pseudonym.
+
+        Returns the pseudonym (an HMAC of the id under the secret key, so the same account
+        always maps to the same pseudonym and nobody can reverse it).
+        """
+        key = self._settings.signing_keys[0]
+        pseudonym = "anon:" + hmac.new(key, account_id.encode(), hashlib.sha256).hexdigest()[:24]
+        with self._storage.transaction():
+            self.get(account_id)
+            self._storage.delete_account(account_id)
+            self._storage.pseudonymise_events(account_id, pseudonym)
+            self._audit.record("account_deleted", pseudonym)
+        return pseudonym
+
+
+_ORDER = {action: index for index, action in enumerate(RequiredAction)}
+
+
+def _ordered(actions: Iterable[RequiredAction]) -> tuple[RequiredAction, ...]:
+    """Distinct actions in their canonical order (change the password first, as in Keycloak)."""
+    return tuple(sorted(set(actions), key=_ORDER.__getitem__))

@@ -1,0 +1,36 @@
+"""Audit events: what happened, to which account, when, with details that are never secrets.
+
+``Audit.record`` refuses detail keys that name a secret (password, answer, token, code, secret,
+nonce, hash), so a careless caller cannot leak one into the trail (SS-06).
+"""
+
+from __future__ import annotations
+
+from credflow.clock import Clock
+from credflow.storage.protocols import Storage
+from credflow.storage.records import AuditEvent
+
+__all__ = ["Audit"]
+
+_SECRET_WORDS = ("password", "answer", "token", "code", "secret", "nonce", "hash", "otp")
+
+
+class Audit:
+    """Appends audit events to storage, stamped with the injected clock."""
+
+    __slots__ = ("_clock", "_storage")
+
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    def record(
+        self, type: str, account_id: str | None = None, **details: str | int | bool | None
+    ) -> AuditEvent:
+        """Append an event of ``type``; ``details`` must not name a secret."""
+        for key in details:
+            if any(word in key.lower() for word in _SECRET_WORDS):
+                raise ValueError(f"audit detail {key!r} looks like a secret; refusing to record it")
+        event = AuditEvent(type=type, account_id=account_id, at=self._clock.now(), details=details)
+        self._storage.append_event(event)
+        return event

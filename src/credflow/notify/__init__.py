@@ -1,0 +1,88 @@
+"""Notifications: the ``Notifier`` port and the in-memory ``Outbox``.
+
+credflow never renders or sends mail itself in its services: it hands a ``Message`` (a kind, a
+recipient, a locale and parameters) to the notifier. The SMTP adapter and the templates arrive
+with the recovery flows; the ``Outbox`` records what would be sent, for tests and development.
+
+Parameters that are secrets (a temporary password, a code, a link) are listed in
+``secret_params``: ``repr`` masks them, so a message can be logged safely.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Message", "Notifier", "Outbox"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One notification to one recipient."""
+
+    kind: str
+    recipient: str
+    locale: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    channel: str = "email"
+    secret_params: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k in self.secret_params else v) for k, v in self.params.items()}
+        return (
+            f"Message(kind={self.kind!r}, channel={self.channel!r}, recipient={self.recipient!r}, "
+            f"locale={self.locale!r}, params={shown!r})"
+        )
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers messages. Raise an exception when delivery fails."""
+
+    def send(self, message: Message) -> None:
+        """Deliver ``message`` (or queue it for delivery)."""
+        ...
+
+
+class Outbox:
+    """A notifier that keeps every message in memory, in order; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[Message] = []
+
+    def __repr__(self) -> str:
+        return f"Outbox({len(self._messages)} messages)"
+
+    def send(self, message: Message) -> None:
+        with self._lock:
+            self._messages.append(message)
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """Every message sent, oldest first."""
+        with self._lock:
+            return tuple(self._messages)
+
+    def for_recipient(self, recipient: str) -> tuple[Message, ...]:
+        """Messages sent to ``recipient`` (compared case-insensitively)."""
+        key = recipient.casefold()
+        return tuple(m for m in self.messages if m.recipient.casefold() == key)
+
+    def last(self, kind: str | None = None) -> Message | None:
+        """The newest message (of ``kind``, when given)."""
+        for message in reversed(self.messages):
+            if kind is None or message.kind == kind:
+                return message
+        return None
+
+    def clear(self) -> None:
+        """Forget every message."""
+        with self._lock:
+            self._messages.clear()

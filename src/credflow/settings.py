@@ -1,0 +1,269 @@
+"""Settings: one frozen object holding every policy choice of a deployment.
+
+``Settings.nist(...)`` follows NIST SP 800-63B / OWASP ASVS; ``Settings.classic(...)`` follows the
+portals (8-character composition rule, security questions at first login, Sigma's return to the
+login page after a password change). Anything the standards discourage is allowed, never
+silently: ``deviations()`` lists each departure with requirement IDs, and building such settings
+emits a ``StandardsDeviationWarning``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretBytes,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from credflow.deviations import Deviation, StandardsDeviationWarning
+from credflow.errors import ConfigurationError, InsecureConfiguration, StandardsConflictError
+from credflow.hashing import RFC_9106_LOW_MEMORY, Profile
+from credflow.policy import AnswerPolicy, PasswordPolicy, presets
+from credflow.storage.records import RequiredAction
+
+__all__ = ["Lifetimes", "LockoutSettings", "Settings"]
+
+MIN_KEY_BYTES = 32
+
+
+class Lifetimes(BaseModel):
+    """How long things live, in seconds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temporary_password: int = Field(default=86_400, ge=60, le=7 * 86_400)
+    flow: int = Field(default=900, ge=60, le=86_400)
+    recovery_link: int = Field(default=900, ge=60, le=86_400)
+    unlock_link: int = Field(default=3_600, ge=60, le=7 * 86_400)
+    email_verification: int = Field(default=600, ge=60, le=86_400)
+    setup_link: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    invite: int = Field(default=7 * 86_400, ge=60, le=30 * 86_400)
+    session_idle: int = Field(default=1_800, ge=60, le=30 * 86_400)
+    session_absolute: int = Field(default=43_200, ge=60, le=30 * 86_400)
+
+    def token_lifetimes(self) -> dict[str, int]:
+        """Lifetimes keyed by token purpose, for the token service."""
+        return {
+            "reset": self.recovery_link,
+            "unlock": self.unlock_link,
+            "verify_email": self.email_verification,
+            "password_setup": self.setup_link,
+            "invite": self.invite,
+            "session": self.session_absolute,
+        }
+
+
+class LockoutSettings(BaseModel):
+    """Lock after ``threshold`` consecutive failures; wait ``base_wait`` seconds, doubling per
+    further lock up to ``max_wait`` (or until unlocked when ``until_unlocked``). LK-01..LK-03."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: int = Field(default=5, ge=1, le=100)
+    base_wait: int = Field(default=60, ge=1, le=86_400)
+    max_wait: int = Field(default=3_600, ge=1, le=30 * 86_400)
+    until_unlocked: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LockoutSettings:
+        if self.max_wait < self.base_wait:
+            raise ValueError("max_wait must be at least base_wait")
+        return self
+
+    def wait_seconds(self, lockouts: int) -> int:
+        """The wait for the ``lockouts``-th lock (1-based), doubling and capped; never overflows."""
+        if lockouts <= 1:
+            return self.base_wait
+        doublings = min(lockouts - 1, 40)
+        return min(self.base_wait * (1 << doublings), self.max_wait)
+
+
+class Settings(BaseModel):
+    """Every choice credflow makes, in one frozen, validated object."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    secret_key: SecretBytes
+    fallback_keys: tuple[SecretBytes, ...] = ()
+    base_url: str
+    password_policy: PasswordPolicy = Field(default_factory=presets.nist)
+    answer_policy: AnswerPolicy = Field(default_factory=AnswerPolicy)
+    hashing: Profile = RFC_9106_LOW_MEMORY
+    hash_concurrency: int | None = Field(default=None, ge=1, le=1024)
+    lifetimes: Lifetimes = Field(default_factory=Lifetimes)
+    lockout: LockoutSettings = Field(default_factory=LockoutSettings)
+    first_login_actions: tuple[RequiredAction, ...] = (RequiredAction.CHANGE_PASSWORD,)
+    security_questions: bool = False
+    allow_knowledge_based: bool = False
+    mail_temporary_password: bool = False
+    reauthenticate_after_password_change: bool = False
+    password_history: int = Field(default=0, ge=0, le=24)
+    password_max_age: int | None = Field(default=None, ge=86_400)
+    locale: str = "fr"
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _key(cls, value: Any) -> Any:
+        return _as_bytes(value)
+
+    @field_validator("fallback_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        return tuple(_as_bytes(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or a fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        keys = [self.secret_key, *self.fallback_keys]
+        if any(len(k.get_secret_value()) < MIN_KEY_BYTES for k in keys):
+            raise InsecureConfiguration(
+                f"secret keys must be at least {MIN_KEY_BYTES} bytes", field="secret_key"
+            )
+        enrolls = RequiredAction.ENROLL_SECURITY_QUESTION in self.first_login_actions
+        if enrolls and not self.security_questions:
+            raise ConfigurationError(
+                "enroll_security_question needs security_questions=True",
+                field="first_login_actions",
+            )
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        found = self.deviations()
+        if found:
+            listed = ", ".join(f"{d.code} ({'/'.join(d.requirements)})" for d in found)
+            warnings.warn(
+                f"these settings depart from NIST/ASVS: {listed}",
+                StandardsDeviationWarning,
+                stacklevel=4,
+            )
+
+    @classmethod
+    def build(cls, **values: Any) -> Self:
+        """Construct, turning validation errors into a ConfigurationError naming the field."""
+        from credflow.policy.config import format_validation_error
+
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise format_validation_error(error) from None
+
+    @classmethod
+    def nist(cls, *, secret_key: str | bytes, base_url: str, **overrides: Any) -> Self:
+        """Settings on NIST SP 800-63B-4: ``presets.nist()``, no security questions.
+
+        Enabling security questions raises StandardsConflictError unless
+        ``allow_knowledge_based=True`` is given as well (SQ-08).
+        """
+        if overrides.get("security_questions") and not overrides.get("allow_knowledge_based"):
+            raise StandardsConflictError(
+                "security questions are not allowed by NIST/ASVS; pass "
+                "allow_knowledge_based=True to enable them anyway",
+                field="security_questions",
+            )
+        values: dict[str, Any] = {"password_policy": presets.nist()}
+        values.update(overrides)
+        return cls.build(secret_key=secret_key, base_url=base_url, **values)
+
+    @classmethod
+    def classic(cls, *, secret_key: str | bytes, base_url: str, **overrides: Any) -> Self:
+        """Settings on the portals' rules: ``presets.classic()``, first login changes the
+        password then enrols a security question, and a password change sends the person back
+        to the login page (Sigma)."""
+        values: dict[str, Any] = {
+            "password_policy": presets.classic(),
+            "first_login_actions": (
+                RequiredAction.CHANGE_PASSWORD,
+                RequiredAction.ENROLL_SECURITY_QUESTION,
+            ),
+            "security_questions": True,
+            "allow_knowledge_based": True,
+            "reauthenticate_after_password_change": True,
+        }
+        values.update(overrides)
+        return cls.build(secret_key=secret_key, base_url=base_url, **values)
+
+    @property
+    def signing_keys(self) -> tuple[bytes, tuple[bytes, ...]]:
+        """The current key and the fallbacks, as bytes."""
+        return (
+            self.secret_key.get_secret_value(),
+            tuple(k.get_secret_value() for k in self.fallback_keys),
+        )
+
+    def deviations(self) -> tuple[Deviation, ...]:
+        """Every departure of these settings from NIST/ASVS, with requirement IDs."""
+        found = list(self.password_policy.deviations())
+        if self.security_questions:
+            found.append(
+                Deviation(
+                    code="security_questions",
+                    subject="security_questions",
+                    requirements=("SQ-04", "SQ-08"),
+                    standards=("NIST SP 800-63B-3 §5.1.1.2", "OWASP ASVS 5.0 6.4.2"),
+                    summary="Security questions (knowledge-based answers) are enabled.",
+                )
+            )
+        if self.lifetimes.recovery_link > 600:
+            found.append(
+                Deviation(
+                    code="long_recovery_link",
+                    subject="lifetimes.recovery_link",
+                    requirements=("RS-04",),
+                    standards=("OWASP ASVS 4.0.3 2.7.2", "OWASP ASVS 5.0 6.5.5"),
+                    summary=(
+                        f"Recovery links live {self.lifetimes.recovery_link} s; ASVS asks for "
+                        "at most 600 s."
+                    ),
+                )
+            )
+        if self.mail_temporary_password:
+            found.append(
+                Deviation(
+                    code="mailed_temporary_password",
+                    subject="mail_temporary_password",
+                    requirements=("TP-05",),
+                    standards=("OWASP ASVS 4.0.3 2.5.1",),
+                    summary="Temporary passwords are sent by mail in clear text.",
+                )
+            )
+        if self.password_max_age is not None:
+            found.append(
+                Deviation(
+                    code="password_expiry",
+                    subject="password_max_age",
+                    requirements=("PW-14",),
+                    standards=("NIST SP 800-63B-4 §3.1.1.2", "OWASP ASVS 5.0 6.2.10"),
+                    summary="Passwords expire periodically.",
+                )
+            )
+        return tuple(found)
+
+    def __repr__(self) -> str:
+        codes = [rule.code for rule in self.password_policy.rules]
+        return (
+            f"Settings(base_url={self.base_url!r}, policy={codes}, hashing={self.hashing.name}, "
+            f"security_questions={self.security_questions})"
+        )
+
+
+def _as_bytes(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return value
