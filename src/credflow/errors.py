@@ -17,6 +17,7 @@ caller asked credflow to enforce (``validate``)::
     ├── UnsupportedLocale            no message catalogue for the locale (also a ValueError)
     ├── BreachCheckUnavailable       the breached-password source could not answer
     ├── PolicyViolation              a candidate failed one or more rules; carries them all
+    ├── InvalidTransition            an event a flow's state does not accept (a misuse)
     └── StorageError                 the storage adapter could not do what was asked
         ├── StorageUnavailable       the database is down or unreachable; ``__cause__`` tells why
         ├── DuplicateIdentifier      the identifier (case-insensitively) is taken
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidEmail",
     "InvalidIdentifier",
     "InvalidInput",
+    "InvalidTransition",
     "MissingDependency",
     "PasswordTooLong",
     "PolicyViolation",
@@ -157,6 +159,14 @@ class PolicyViolation(CredflowError):
     def codes(self) -> tuple[str, ...]:
         """The stable codes of the failed rules, in policy order."""
         return tuple(result.code for result in self.failures)
+
+
+class InvalidTransition(CredflowError):
+    """A flow was asked to handle an event its current state does not accept."""
+
+    def __init__(self, flow: str, state: str, event: str) -> None:
+        self.flow, self.state, self.event = flow, state, event
+        super().__init__(f"flow {flow!r}: no transition from {state!r} on {event!r}")
 
 
 class StorageError(CredflowError):

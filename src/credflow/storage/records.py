@@ -120,7 +120,12 @@ class _Record(BaseModel):
 
 
 class Account(_Record):
-    """A person's account. ``version`` increases on every write (compare-and-set)."""
+    """A person's account. ``version`` increases on every write (compare-and-set).
+
+    ``credential_version`` increases on every credential change and voids older tokens and
+    sessions; ``locked_until`` and ``lockouts`` hold the lock state (a lock "until unlocked"
+    uses the far future); sessions issued before ``sessions_valid_after`` are revoked.
+    """
 
     id: str = Field(min_length=1, max_length=64)
     identifier: str
@@ -133,6 +138,7 @@ class Account(_Record):
     version: int = Field(default=1, ge=1)
     locked_until: Instant | None = None
     lockouts: int = Field(default=0, ge=0)
+    sessions_valid_after: Instant | None = None
     created_at: Instant
     updated_at: Instant
 

@@ -74,6 +74,7 @@ accounts = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("locked_until", sa.BigInteger),
     sa.Column("lockouts", sa.Integer, nullable=False, default=0),
+    sa.Column("sessions_valid_after", sa.BigInteger),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Index("credflow_accounts_identifier_key", "identifier_key", unique=True),
@@ -630,6 +631,7 @@ def _account_row(account: Account) -> dict[str, Any]:
         "version": account.version,
         "locked_until": _us_or_none(account.locked_until),
         "lockouts": account.lockouts,
+        "sessions_valid_after": _us_or_none(account.sessions_valid_after),
         "created_at": _us(account.created_at),
         "updated_at": _us(account.updated_at),
     }
@@ -649,6 +651,7 @@ def _account(row: Any) -> Account:
         version=row.version,
         locked_until=_dt_or_none(row.locked_until),
         lockouts=row.lockouts,
+        sessions_valid_after=_dt_or_none(row.sessions_valid_after),
         created_at=_dt(row.created_at),
         updated_at=_dt(row.updated_at),
     )
