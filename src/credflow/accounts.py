@@ -19,6 +19,7 @@ from credflow.audit import Audit
 from credflow.clock import Clock
 from credflow.errors import ConfigurationError, InvalidInput, UnknownAccount
 from credflow.hashing import Hasher
+from credflow.lockout import LockoutService
 from credflow.notify import Message, Notifier
 from credflow.policy import MinLength, PasswordPolicy, Special
 from credflow.settings import Settings
@@ -37,7 +38,6 @@ from credflow.storage.records import (
 
 __all__ = ["AccountService", "CreatedAccount", "generate_temporary_password"]
 
-_LOCKOUT_PREFIX = "login:"
 _AMBIGUOUS = set("Il1O0o")
 
 
@@ -90,7 +90,9 @@ class AccountService:
         notifier: Notifier,
         clock: Clock,
         audit: Audit,
+        lockout: LockoutService,
     ) -> None:
+        self._lockout = lockout
         self._storage = storage
         self._settings = settings
         self._hasher = hasher
@@ -264,13 +266,7 @@ class AccountService:
     def unlock(self, account_id: str, *, by: str = "admin") -> Account:
         """Clear a lockout and the failure counter (an administrator's unlock)."""
         with self._storage.transaction():
-            account = self.get(account_id)
-            updated = self._storage.update_account(
-                account.model_copy(update={"locked_until": None, "updated_at": self._clock.now()})
-            )
-            self._storage.reset_counter(_LOCKOUT_PREFIX + account_id)
-            self._audit.record("account_unlocked", account_id, by=by)
-            return updated
+            return self._lockout.clear(self.get(account_id), by=by)
 
     def require_actions(self, account_ids: Iterable[str], actions: Sequence[RequiredAction]) -> int:
         """Add required actions to many accounts at once (DEFI's forced migration).

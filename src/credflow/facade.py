@@ -3,6 +3,8 @@
 cf = Credflow(storage=MemoryStorage(), settings=Settings.classic(secret_key=KEY,
               base_url="https://portal.example.fr"), notifier=Outbox())
 created = cf.accounts.create("adejoux", email="a.dejoux@example.fr")
+result = cf.login("adejoux", created.temporary_password)   # action_required
+step = cf.first_login.change_password(result.flow, new="…", confirm="…")
 """
 
 from __future__ import annotations
@@ -11,9 +13,17 @@ from credflow.accounts import AccountService
 from credflow.audit import Audit
 from credflow.clock import Clock, SystemClock
 from credflow.errors import ConfigurationError
+from credflow.first_login import FirstLoginService
 from credflow.hashing import Hasher
+from credflow.lockout import LockoutService
+from credflow.login import LoginService
+from credflow.messages import DEFAULT_MESSAGES, Messages
 from credflow.notify import Notifier, Outbox
+from credflow.passwords import PasswordService
 from credflow.policy import PasswordPolicy
+from credflow.questions import QuestionService
+from credflow.results import LoginResult, StepResult
+from credflow.sessions import SessionService
 from credflow.settings import Settings
 from credflow.storage.protocols import Storage
 from credflow.tokens import TokenService
@@ -32,6 +42,7 @@ class Credflow:
         notifier: Notifier | None = None,
         clock: Clock | None = None,
         hasher: Hasher | None = None,
+        messages: Messages | None = None,
     ) -> None:
         if not isinstance(settings, Settings):
             raise ConfigurationError("settings must be a credflow.Settings", field="settings")
@@ -42,6 +53,7 @@ class Credflow:
         self.notifier: Notifier = notifier if notifier is not None else Outbox()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.hasher = hasher or Hasher(settings.hashing, max_concurrent=settings.hash_concurrency)
+        self.messages = messages or DEFAULT_MESSAGES
         self.audit = Audit(storage, self.clock)
         key, fallbacks = settings.signing_keys
         self.tokens = TokenService(
@@ -51,9 +63,66 @@ class Credflow:
             fallback_keys=fallbacks,
             lifetimes=settings.lifetimes.token_lifetimes(),
         )
-        self.accounts = AccountService(
-            storage, settings, self.hasher, self.notifier, self.clock, self.audit
+        self.lockout = LockoutService(
+            storage, settings, self.clock, self.audit, self.tokens, self.notifier
         )
+        self.sessions = SessionService(storage, settings, self.clock, self.audit)
+        self.accounts = AccountService(
+            storage, settings, self.hasher, self.notifier, self.clock, self.audit, self.lockout
+        )
+        self.passwords = PasswordService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.notifier,
+            self.lockout,
+            self.sessions,
+            self.messages,
+        )
+        self._login = LoginService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.lockout,
+            self.sessions,
+            self.passwords,
+            self.tokens,
+            self.messages,
+        )
+        self.first_login = FirstLoginService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.passwords,
+            self.sessions,
+            self.messages,
+        )
+        self.questions = QuestionService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.lockout,
+            self.sessions,
+            self.notifier,
+            self.messages,
+        )
+
+    def login(self, identifier: str, password: str, *, locale: str | None = None) -> LoginResult:
+        """Log in: ``authenticated`` with a session, ``action_required`` or ``mfa_required``
+        with a flow handle, or ``denied`` (the same for every failure)."""
+        return self._login.login(identifier, password, locale=locale)
+
+    def unlock(self, token: str, *, locale: str | None = None) -> StepResult:
+        """Redeem a mailed unlock link."""
+        return self._login.unlock(token, locale=locale)
 
     @property
     def policy(self) -> PasswordPolicy:

@@ -102,10 +102,10 @@ class Settings(BaseModel):
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)
     first_login_actions: tuple[RequiredAction, ...] = (RequiredAction.CHANGE_PASSWORD,)
     security_questions: bool = False
+    question_choices: tuple[str, ...] = ()
     allow_knowledge_based: bool = False
     mail_temporary_password: bool = False
     reauthenticate_after_password_change: bool = False
-    password_history: int = Field(default=0, ge=0, le=24)
     password_max_age: int | None = Field(default=None, ge=86_400)
     locale: str = "fr"
 

@@ -87,4 +87,36 @@ CATALOG: dict[str, str | Plural] = {
         "confiance. Évitez les suites évidentes (1234, abcdef, azerty…) et les informations "
         "que l'on peut trouver sur votre CV ou sur Internet."
     ),
+    # Login and flows.
+    "login.denied": "Identifiant ou mot de passe incorrect.",
+    "login.authenticated": "Vous êtes connecté.",
+    "login.mfa_required": "Saisissez le code de vérification pour terminer la connexion.",
+    "action.change_password": "Votre mot de passe a expiré. Veuillez changer de mot de passe.",
+    "action.enroll_security_question": (
+        "Veuillez enregistrer une question et une réponse de sécurité."
+    ),
+    "action.verify_email": "Veuillez confirmer votre adresse électronique.",
+    "action.enroll_totp": "Veuillez configurer la vérification en deux étapes.",
+    "flow.invalid": "Cette étape n'est plus valide. Veuillez vous reconnecter.",
+    "flow.expired": "Le délai est dépassé. Veuillez vous reconnecter.",
+    "flow.completed": "Authentification réussie.",
+    "flow.reauthenticate": (
+        "Votre nouveau mot de passe a été enregistré. Veuillez vous reconnecter."
+    ),
+    "password.changed": "Votre mot de passe a été modifié.",
+    "password.old_wrong": "Identifiant ou mot de passe actuel incorrect.",
+    "password.confirmation_differs": "La confirmation ne correspond pas au nouveau mot de passe.",
+    "password.policy_not_met": "Le nouveau mot de passe ne respecte pas les règles.",
+    "password.same_as_old": "Le nouveau mot de passe doit être différent de l'actuel.",
+    "question.enrolled": "Votre question de sécurité a été enregistrée.",
+    "question.invalid": Plural(
+        "max",
+        "La question doit contenir entre 1 et {max} caractère.",
+        "La question doit contenir entre 1 et {max} caractères.",
+    ),
+    "question.not_offered": "Choisissez une question dans la liste.",
+    "question.answer_not_met": "La réponse ne respecte pas les règles.",
+    "unlock.done": "Votre compte est débloqué. Vous pouvez vous reconnecter.",
+    "unlock.invalid": "Ce lien de déblocage n'est pas valide.",
+    "unlock.expired": "Ce lien de déblocage a expiré.",
 }

@@ -1,0 +1,223 @@
+"""``cf.login``: one attempt, the same ``denied`` for every failure, and the lockout around it.
+
+Unknown identifier, wrong password, locked, disabled or pending account, expired temporary
+password: all give the same result and message (LK-09), and all cost exactly one argon2 verify
+(a dummy one when there is nothing real to verify, LK-10). The precise reason goes to the
+``login_failed`` audit event only. Only a wrong password on an active, unlocked account counts
+toward lockout (LK-04).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from credflow.audit import Audit
+from credflow.clock import Clock
+from credflow.errors import PasswordTooLong
+from credflow.flows import login as login_flow
+from credflow.flows.first_login import ACTION_STATES
+from credflow.flows.login import LoginEvent, LoginFacts, LoginState
+from credflow.hashing import Hasher
+from credflow.lockout import LockoutService
+from credflow.messages import Messages
+from credflow.passwords import PasswordService
+from credflow.results import LoginResult, LoginStatus, StepResult, StepStatus
+from credflow.sessions import SessionService
+from credflow.settings import Settings
+from credflow.storage.protocols import Storage
+from credflow.storage.records import (
+    Account,
+    AccountStatus,
+    FlowRecord,
+    PasswordCredential,
+    RequiredAction,
+    check_identifier,
+    identifier_key,
+)
+from credflow.tokens import TokenOutcome, TokenService, nonce_hash
+
+__all__ = ["LoginService", "MfaCheck", "new_handle"]
+
+MfaCheck = Callable[[Account], bool]
+"""Tells whether an account has a second factor enrolled (the MFA issue plugs in here)."""
+
+FIRST_LOGIN = "first_login"
+MFA = "mfa"
+
+
+def new_handle() -> str:
+    """A flow handle: 256 random bits, URL-safe. Storage keeps only its SHA-256."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class LoginService:
+    """Login, and unlock by mailed link."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        hasher: Hasher,
+        clock: Clock,
+        audit: Audit,
+        lockout: LockoutService,
+        sessions: SessionService,
+        passwords: PasswordService,
+        tokens: TokenService,
+        messages: Messages,
+        mfa_enrolled: MfaCheck | None = None,
+    ) -> None:
+        self._storage = storage
+        self._settings = settings
+        self._hasher = hasher
+        self._clock = clock
+        self._audit = audit
+        self._lockout = lockout
+        self._sessions = sessions
+        self._passwords = passwords
+        self._tokens = tokens
+        self._messages = messages
+        self.mfa_enrolled: MfaCheck = mfa_enrolled or (lambda account: False)
+
+    def login(self, identifier: str, password: str, *, locale: str | None = None) -> LoginResult:
+        """Check ``identifier`` and ``password`` and say what happens next."""
+        lang = locale or self._settings.locale
+        if not isinstance(identifier, str) or not isinstance(password, str):
+            raise TypeError("identifier and password must be str")
+        account = self._find(identifier)
+        credential = self._storage.get_password(account.id) if account is not None else None
+        locked = account is not None and self._lockout.is_locked(account)
+        verified = False
+        needs_rehash = False
+        try:
+            if account is None or credential is None or locked:
+                self._hasher.dummy_verify(password)
+            else:
+                outcome = self._hasher.verify(credential.hash, password)
+                verified, needs_rehash = outcome.ok, outcome.needs_rehash
+        except PasswordTooLong:
+            pass  # over the cap: refused before any hashing (PW-03), denied like the rest
+        actions = self._actions(account, credential) if account is not None else ()
+        facts = LoginFacts(
+            known=account is not None and credential is not None,
+            locked=locked,
+            password_ok=verified,
+            active=account is not None and account.status is AccountStatus.ACTIVE,
+            temporary_expired=credential is not None
+            and self._passwords.temporary_expired(credential),
+            actions_pending=bool(actions),
+            mfa_enrolled=account is not None and verified and self.mfa_enrolled(account),
+        )
+        state = login_flow.MACHINE.next(LoginState.START, LoginEvent.ATTEMPT, facts)
+        if state is LoginState.DENIED:
+            return self._deny(account, facts, lang)
+        assert account is not None
+        assert credential is not None
+        with self._storage.transaction():
+            account = self._lockout.register_success(account)
+            if needs_rehash:
+                self._storage.set_password(
+                    credential.model_copy(update={"hash": self._hasher.hash(password)})
+                )
+            if state is LoginState.ACTION_REQUIRED:
+                handle = self._start_flow(
+                    account, FIRST_LOGIN, ACTION_STATES[actions[0]].value, actions
+                )
+                self._audit.record("login_succeeded", account.id, restricted=True)
+                code = f"action.{actions[0].value}"
+                return LoginResult(
+                    LoginStatus.ACTION_REQUIRED,
+                    code,
+                    self._messages.render(code, lang),
+                    action=actions[0],
+                    flow=handle,
+                )
+            if state is LoginState.MFA_REQUIRED:
+                handle = self._start_flow(account, MFA, "pending", ())
+                self._audit.record("login_first_factor_succeeded", account.id)
+                return LoginResult(
+                    LoginStatus.MFA_REQUIRED,
+                    "login.mfa_required",
+                    self._messages.render("login.mfa_required", lang),
+                    flow=handle,
+                )
+            self._audit.record("login_succeeded", account.id)
+        session = self._sessions.issue(account)
+        return LoginResult(
+            LoginStatus.AUTHENTICATED,
+            "login.authenticated",
+            self._messages.render("login.authenticated", lang),
+            session=session,
+        )
+
+    def _find(self, identifier: str) -> Account | None:
+        try:
+            check_identifier(identifier)
+        except ValueError:
+            return None
+        return self._storage.find_account(identifier_key(identifier))
+
+    def _actions(
+        self, account: Account, credential: PasswordCredential | None
+    ) -> tuple[RequiredAction, ...]:
+        actions = account.required_actions
+        must_change = credential is not None and (
+            credential.temporary or self._passwords.too_old(credential)
+        )
+        if must_change and RequiredAction.CHANGE_PASSWORD not in actions:
+            actions = (RequiredAction.CHANGE_PASSWORD, *actions)
+        return actions
+
+    def _deny(self, account: Account | None, facts: LoginFacts, lang: str) -> LoginResult:
+        reason = login_flow.denial_reason(facts) or "unknown_account"
+        with self._storage.transaction():
+            if account is not None and reason == "wrong_password" and facts.active:
+                self._lockout.register_failure(account, factor="password", locale=lang)
+            self._audit.record("login_failed", account.id if account else None, reason=reason)
+        return LoginResult(
+            LoginStatus.DENIED, "login.denied", self._messages.render("login.denied", lang)
+        )
+
+    def _start_flow(
+        self, account: Account, kind: str, state: str, actions: tuple[RequiredAction, ...]
+    ) -> str:
+        handle = new_handle()
+        now = self._clock.now()
+        self._storage.save_flow(
+            FlowRecord(
+                handle_hash=nonce_hash(handle),
+                kind=kind,
+                account_id=account.id,
+                state=state,
+                data={"actions": [a.value for a in actions], "cv": account.credential_version},
+                created_at=now,
+                expires_at=now + timedelta(seconds=self._settings.lifetimes.flow),
+            )
+        )
+        return handle
+
+    def unlock(self, token: str, *, locale: str | None = None) -> StepResult:
+        """Redeem a mailed unlock link: the account is unlocked and its counter reset."""
+        lang = locale or self._settings.locale
+        with self._storage.transaction():
+            redemption = self._tokens.redeem(token, "unlock")
+            account = (
+                self._storage.get_account(redemption.account_id)
+                if redemption.ok and redemption.account_id is not None
+                else None
+            )
+            if account is not None:
+                self._lockout.clear(account, by="link")
+        if account is not None:
+            return StepResult(
+                StepStatus.COMPLETED, "unlock.done", self._messages.render("unlock.done", lang)
+            )
+        code = "unlock.expired" if redemption.outcome is TokenOutcome.EXPIRED else "unlock.invalid"
+        return StepResult(
+            StepStatus.INVALID if code == "unlock.invalid" else StepStatus.EXPIRED,
+            code,
+            self._messages.render(code, lang),
+        )

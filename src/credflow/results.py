@@ -1,0 +1,82 @@
+"""Results that end users see: a status, a stable message code, a localised message.
+
+Expected outcomes (a wrong password, an expired step, a rule not met) are results, never
+exceptions. Handles and session tokens are kept out of ``repr`` so results can be logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from credflow.policy.report import RuleResult
+from credflow.storage.records import RequiredAction
+
+__all__ = ["LoginResult", "LoginStatus", "Session", "StepResult", "StepStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed session token for the browser cookie, and what it stands for."""
+
+    token: str = field(repr=False)
+    account_id: str
+    created_at: datetime
+    expires_at: datetime
+    organisation: str | None = None
+
+
+class LoginStatus(StrEnum):
+    """The outcome of ``cf.login``."""
+
+    AUTHENTICATED = "authenticated"
+    ACTION_REQUIRED = "action_required"
+    MFA_REQUIRED = "mfa_required"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """What a login attempt gave. ``flow`` is the restricted handle for the next step."""
+
+    status: LoginStatus
+    code: str
+    message: str
+    action: RequiredAction | None = None
+    flow: str | None = field(default=None, repr=False)
+    session: Session | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when a session was issued."""
+        return self.status is LoginStatus.AUTHENTICATED
+
+
+class StepStatus(StrEnum):
+    """The outcome of one step of a multi-step flow (first login, password change…)."""
+
+    NEXT = "next"
+    COMPLETED = "completed"
+    REAUTHENTICATE = "reauthenticate"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """A step's outcome; ``failures`` lists the rules a refused password or answer broke."""
+
+    status: StepStatus
+    code: str
+    message: str
+    action: RequiredAction | None = None
+    flow: str | None = field(default=None, repr=False)
+    session: Session | None = None
+    failures: tuple[RuleResult, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the step was applied."""
+        return self.status in (StepStatus.NEXT, StepStatus.COMPLETED, StepStatus.REAUTHENTICATE)
