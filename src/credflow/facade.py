@@ -124,6 +124,10 @@ class Credflow:
         """Redeem a mailed unlock link."""
         return self._login.unlock(token, locale=locale)
 
+    def resend_unlock(self, token: str, *, locale: str | None = None) -> StepResult:
+        """Mail a fresh unlock link in place of an expired one."""
+        return self._login.resend_unlock(token, locale=locale)
+
     @property
     def policy(self) -> PasswordPolicy:
         """The active password policy (``settings.password_policy``)."""

@@ -124,18 +124,28 @@ class LockoutService:
             factor=factor,
             until=None if until >= FOREVER else until.isoformat(),
         )
-        if locked.email is not None:
-            issued = self._tokens.issue(locked, "unlock")
-            link = f"{self._settings.base_url}/unlock?token={issued.token}"
-            self._notifier.send(
-                Message(
-                    "unlock_link",
-                    locked.email,
-                    locale or self._settings.locale,
-                    {"identifier": locked.identifier, "link": link},
-                    secret_params=frozenset({"link"}),
-                )
+        self.send_unlock_link(locked, locale)
+
+    def send_unlock_link(self, account: Account, locale: str | None = None) -> bool:
+        """Mail a fresh single-use unlock link (voiding older ones); False without an email.
+
+        The URL is built from ``settings.base_url`` only, never from a request.
+        """
+        if account.email is None:
+            return False
+        self._tokens.void(account.id, "unlock")
+        issued = self._tokens.issue(account, "unlock")
+        link = f"{self._settings.base_url}/unlock?token={issued.token}"
+        self._notifier.send(
+            Message(
+                "unlock_link",
+                account.email,
+                locale or self._settings.locale,
+                {"identifier": account.identifier, "link": link},
+                secret_params=frozenset({"link"}),
             )
+        )
+        return True
 
     def register_success(self, account: Account) -> Account:
         """A secret was verified: reset the counter (LK-05) and the lock escalation."""

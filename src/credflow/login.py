@@ -221,3 +221,20 @@ class LoginService:
             code,
             self._messages.render(code, lang),
         )
+
+    def resend_unlock(self, token: str, *, locale: str | None = None) -> StepResult:
+        """For an *expired* unlock link of an account that is still locked, mail a fresh one.
+
+        The answer is the same whether or not a link was sent, so it tells nothing about the
+        account; a valid or used link is left alone.
+        """
+        lang = locale or self._settings.locale
+        redemption = self._tokens.check(token, "unlock")
+        if redemption.outcome is TokenOutcome.EXPIRED and redemption.account_id is not None:
+            with self._storage.transaction():
+                account = self._storage.get_account(redemption.account_id)
+                if account is not None and self._lockout.is_locked(account):
+                    self._lockout.send_unlock_link(account, lang)
+        return StepResult(
+            StepStatus.COMPLETED, "unlock.resent", self._messages.render("unlock.resent", lang)
+        )

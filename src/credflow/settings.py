@@ -10,6 +10,8 @@ emits a ``StandardsDeviationWarning``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -206,6 +208,48 @@ class Settings(BaseModel):
         }
         values.update(overrides)
         return cls.build(secret_key=secret_key, base_url=base_url, **values)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        document: Mapping[str, Any],
+        *,
+        secret_key: str | bytes,
+        base_url: str,
+        **overrides: Any,
+    ) -> Self:
+        """Settings from a portal document: ``[settings]`` (``preset`` = ``classic`` or
+        ``nist``, then any field), ``[password_policy]`` and ``[answer_policy]``.
+
+        Secrets never come from the file: the key and the base URL are arguments.
+        """
+        section = dict(document.get("settings", {}))
+        preset = section.pop("preset", "nist")
+        if preset not in ("classic", "nist"):
+            raise ConfigurationError("must be 'classic' or 'nist'", field="settings.preset")
+        for forbidden in ("secret_key", "fallback_keys"):
+            if forbidden in section:
+                raise ConfigurationError(
+                    "keys do not belong in a file", field=f"settings.{forbidden}"
+                )
+        if "password_policy" in document:
+            section["password_policy"] = PasswordPolicy.from_dict(document["password_policy"])
+        if "answer_policy" in document:
+            section["answer_policy"] = AnswerPolicy.from_dict(dict(document["answer_policy"]))
+        section.update(overrides)
+        build = cls.classic if preset == "classic" else cls.nist
+        return build(secret_key=secret_key, base_url=base_url, **section)
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, secret_key: str | bytes, base_url: str, **overrides: Any
+    ) -> Self:
+        """Settings from a ``.toml`` or ``.json`` portal file (see ``from_mapping``)."""
+        from credflow.policy.config import read_document
+
+        return cls.from_mapping(
+            read_document(path), secret_key=secret_key, base_url=base_url, **overrides
+        )
 
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied and validated again (``model_copy`` does not validate).

@@ -102,5 +102,6 @@ CATALOG: dict[str, str | Plural] = {
     "question.answer_not_met": "The answer does not meet the rules.",
     "unlock.done": "Your account is unlocked. You can sign in again.",
     "unlock.invalid": "This unlock link is not valid.",
+    "unlock.resent": "If your account is locked, a new link has just been sent to you.",
     "unlock.expired": "This unlock link has expired.",
 }

@@ -118,5 +118,6 @@ CATALOG: dict[str, str | Plural] = {
     "question.answer_not_met": "La réponse ne respecte pas les règles.",
     "unlock.done": "Votre compte est débloqué. Vous pouvez vous reconnecter.",
     "unlock.invalid": "Ce lien de déblocage n'est pas valide.",
+    "unlock.resent": "Si votre compte est bloqué, un nouveau lien vient de vous être envoyé.",
     "unlock.expired": "Ce lien de déblocage a expiré.",
 }
