@@ -63,7 +63,7 @@ def test_equal_cost_rows_of_the_owasp_table_are_accepted(time_cost: int, memory_
 
 @pytest.mark.req("ST-04")
 def test_testing_profile_only_by_name() -> None:
-    assert Hasher(hashing.TESTING).profile.testing
+    assert Hasher(hashing.TESTING).profile is hashing.TESTING
     twin = Profile("TESTING", 1, 8, 1, hash_len=16)  # same numbers, not the named profile
     with pytest.raises(InsecureConfiguration):
         Hasher(twin)

@@ -1,37 +1,84 @@
 """credflow: sign-in policy for customer portals.
 
-The policy engine is ready (``credflow.policy``); accounts, login, recovery and MFA follow.
+    from credflow import Credflow, Settings
+    from credflow.storage.memory import MemoryStorage
+
+    cf = Credflow(storage=MemoryStorage(), settings=Settings.classic(secret_key=KEY,
+                  base_url="https://portal.example.fr"))
+
+See ``credflow.policy`` for the password rules, and the docs for every flow.
 """
 
 from __future__ import annotations
 
+from credflow.clock import FrozenClock, SystemClock
 from credflow.deviations import Deviation, StandardsDeviationWarning
 from credflow.errors import (
     BreachCheckUnavailable,
+    ConcurrentUpdate,
     ConfigurationError,
     CredflowError,
+    DuplicateIdentifier,
     InsecureConfiguration,
+    InvalidEmail,
+    InvalidIdentifier,
+    InvalidInput,
+    InvalidTransition,
     MissingDependency,
+    PasswordTooLong,
     PolicyViolation,
+    StandardsConflictError,
+    StorageError,
+    StorageUnavailable,
+    UnknownAccount,
     UnsupportedLocale,
 )
+from credflow.facade import Credflow
 from credflow.messages import Messages, Plural
+from credflow.notify import Message, Outbox
 from credflow.policy import AnswerPolicy, PasswordPolicy, PolicyReport, normalize_answer
+from credflow.results import LoginResult, LoginStatus, Session, StepResult, StepStatus
+from credflow.settings import Settings
+from credflow.storage.records import AccountStatus, RequiredAction
 
 __all__ = [
+    "AccountStatus",
     "AnswerPolicy",
     "BreachCheckUnavailable",
+    "ConcurrentUpdate",
     "ConfigurationError",
+    "Credflow",
     "CredflowError",
     "Deviation",
+    "DuplicateIdentifier",
+    "FrozenClock",
     "InsecureConfiguration",
+    "InvalidEmail",
+    "InvalidIdentifier",
+    "InvalidInput",
+    "InvalidTransition",
+    "LoginResult",
+    "LoginStatus",
+    "Message",
     "Messages",
     "MissingDependency",
+    "Outbox",
     "PasswordPolicy",
+    "PasswordTooLong",
     "Plural",
     "PolicyReport",
     "PolicyViolation",
+    "RequiredAction",
+    "Session",
+    "Settings",
+    "StandardsConflictError",
     "StandardsDeviationWarning",
+    "StepResult",
+    "StepStatus",
+    "StorageError",
+    "StorageUnavailable",
+    "SystemClock",
+    "UnknownAccount",
     "UnsupportedLocale",
     "__version__",
     "normalize_answer",

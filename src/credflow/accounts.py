@@ -19,7 +19,7 @@ from credflow.audit import Audit
 from credflow.clock import Clock
 from credflow.errors import ConfigurationError, InvalidInput, UnknownAccount
 from credflow.hashing import Hasher
-from credflow.lockout import LockoutService
+from credflow.lockout import LockoutService, counter_key
 from credflow.notify import Message, Notifier
 from credflow.policy import MinLength, PasswordPolicy, Special
 from credflow.settings import Settings
@@ -214,16 +214,16 @@ class AccountService:
     # -- status changes ----------------------------------------------------------------------
 
     def disable(self, account_id: str) -> Account:
-        """Disable the account: it can no longer sign in."""
-        return self._set_status(account_id, AccountStatus.DISABLED, "account_disabled")
+        """Disable an active account (staff leaving): it can no longer sign in, and its
+        sessions stop being valid. A pending account is rejected instead (``reject``)."""
+        return self._set_status(
+            account_id, AccountStatus.DISABLED, "account_disabled", allowed=(AccountStatus.ACTIVE,)
+        )
 
     def enable(self, account_id: str) -> Account:
         """Re-enable a disabled account."""
         return self._set_status(
-            account_id,
-            AccountStatus.ACTIVE,
-            "account_enabled",
-            allowed=(AccountStatus.DISABLED, AccountStatus.ACTIVE),
+            account_id, AccountStatus.ACTIVE, "account_enabled", allowed=(AccountStatus.DISABLED,)
         )
 
     def approve(self, account_id: str) -> Account:
@@ -249,11 +249,11 @@ class AccountService:
         account_id: str,
         status: AccountStatus,
         event: str,
-        allowed: tuple[AccountStatus, ...] | None = None,
+        allowed: tuple[AccountStatus, ...],
     ) -> Account:
         with self._storage.transaction():
             account = self.get(account_id)
-            if allowed is not None and account.status not in allowed:
+            if account.status not in allowed:
                 raise InvalidInput(
                     f"cannot go from {account.status.value} to {status.value}", field="status"
                 )
@@ -273,6 +273,8 @@ class AccountService:
 
         All or nothing: an unknown id raises UnknownAccount and changes nothing.
         """
+        if isinstance(account_ids, str):
+            raise InvalidInput("give a list of account ids, not one string", field="account_ids")
         wanted = tuple(RequiredAction(a) for a in actions)
         if not wanted:
             raise InvalidInput("give at least one action", field="actions")
@@ -299,11 +301,12 @@ class AccountService:
         Bumps the credential version (every session and token issued before dies) and requires a
         password change at the next login.
         """
+        account = self.get(account_id)
+        password = generate_temporary_password(
+            self._settings.password_policy, identifier=account.identifier, email=account.email
+        )
+        credential = self._temporary_credential(account.id, password)  # hashed outside the lock
         with self._storage.transaction():
-            account = self.get(account_id)
-            password = generate_temporary_password(
-                self._settings.password_policy, identifier=account.identifier, email=account.email
-            )
             actions = _ordered((RequiredAction.CHANGE_PASSWORD, *account.required_actions))
             updated = self._storage.update_account(
                 account.model_copy(
@@ -314,7 +317,7 @@ class AccountService:
                     }
                 )
             )
-            self._storage.set_password(self._temporary_credential(account.id, password))
+            self._storage.set_password(credential)
             self._audit.record("temporary_password_set", account_id)
             self._mail_temporary(updated, password, locale)
         return password
@@ -322,14 +325,17 @@ class AccountService:
     def delete(self, account_id: str) -> str:
         """Remove the account and its personal data; audit events stay under a pseudonym.
 
-        Returns the pseudonym (an HMAC of the id under the secret key, so the same account
-        always maps to the same pseudonym and nobody can reverse it).
+        Returns the pseudonym: an HMAC of the id under the secret key, in its own domain
+        (``credflow.pseudonym``), so the same account always maps to the same pseudonym while
+        the key stays, and nobody can reverse it.
         """
         key = self._settings.signing_keys[0]
-        pseudonym = "anon:" + hmac.new(key, account_id.encode(), hashlib.sha256).hexdigest()[:24]
+        message = b"credflow.pseudonym:" + account_id.encode()
+        pseudonym = "anon:" + hmac.new(key, message, hashlib.sha256).hexdigest()[:24]
         with self._storage.transaction():
             self.get(account_id)
             self._storage.delete_account(account_id)
+            self._storage.reset_counter(counter_key(account_id))
             self._storage.pseudonymise_events(account_id, pseudonym)
             self._audit.record("account_deleted", pseudonym)
         return pseudonym

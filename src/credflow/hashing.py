@@ -46,7 +46,6 @@ class Profile:
     parallelism: int
     hash_len: int = 32
     salt_len: int = 16
-    testing: bool = False
 
     def meets_floor(self) -> bool:
         """True when the parameters are at least as costly as one row of the OWASP table.
@@ -72,10 +71,9 @@ RFC_9106_HIGH_MEMORY = Profile(
 OWASP_MINIMUM = Profile("OWASP_MINIMUM", time_cost=2, memory_cost=19456, parallelism=1)
 """The OWASP Password Storage Cheat Sheet floor (19 MiB, t=2, p=1)."""
 
-TESTING = Profile(
-    "TESTING", time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16, testing=True
-)
-"""argon2-cffi's cheapest parameters: for test suites only, never for real accounts."""
+TESTING = Profile("TESTING", time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=16)
+"""argon2-cffi's cheapest parameters: for test suites only, never for real accounts. Only this
+very object skips the floor check: an equal copy does not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +90,14 @@ class Verification:
 class Hasher:
     """argon2id hashing with a profile and a bound on concurrent hashes."""
 
-    __slots__ = ("_dummy", "_hasher", "_profile", "_slots", "calls")
+    __slots__ = ("_count", "_count_lock", "_dummy", "_hasher", "_profile", "_slots")
 
     def __init__(
         self, profile: Profile = RFC_9106_LOW_MEMORY, *, max_concurrent: int | None = None
     ):
         if not isinstance(profile, Profile):
             raise ConfigurationError("profile must be a credflow.hashing.Profile", field="hashing")
-        if not profile.testing and not profile.meets_floor():
+        if profile is not TESTING and not profile.meets_floor():
             raise InsecureConfiguration(
                 f"argon2id parameters below the floor (t={profile.time_cost}, "
                 f"m={profile.memory_cost} KiB, p={profile.parallelism}); use a stronger profile, "
@@ -120,8 +118,17 @@ class Hasher:
         )
         self._slots = threading.BoundedSemaphore(bound)
         self._dummy = self._hasher.hash("credflow dummy password")
-        self.calls = 0
+        self._count = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def calls(self) -> int:
         """How many hash or verify operations ran (tests use it to prove equal work)."""
+        return self._count
+
+    def _counted(self) -> None:
+        with self._count_lock:
+            self._count += 1
 
     @property
     def profile(self) -> Profile:
@@ -140,14 +147,14 @@ class Hasher:
         """The PHC string of ``password`` (NFKC-normalised, ≤ 128 code points)."""
         normal = _prepare(password)
         with self._slots:
-            self.calls += 1
+            self._counted()
             return self._hasher.hash(normal)
 
     def verify(self, phc: str, password: str) -> Verification:
         """Check ``password`` against ``phc``; a malformed hash is a mismatch, not a crash."""
         normal = _prepare(password)
         with self._slots:
-            self.calls += 1
+            self._counted()
             try:
                 self._hasher.verify(phc, normal)
             except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -161,7 +168,7 @@ class Hasher:
         except PasswordTooLong:
             normal = "x"
         with self._slots:
-            self.calls += 1
+            self._counted()
             with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
                 self._hasher.verify(self._dummy, normal)
         return Verification(False)

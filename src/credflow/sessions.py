@@ -19,7 +19,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 
 from credflow.audit import Audit
 from credflow.clock import Clock
@@ -28,7 +28,7 @@ from credflow.results import Session
 from credflow.settings import Settings
 from credflow.storage.protocols import Storage
 from credflow.storage.records import Account, AccountStatus, FlowRecord
-from credflow.tokens import MAX_TOKEN_LENGTH, nonce_hash
+from credflow.tokens import canonical, nonce_hash
 
 __all__ = ["SessionService"]
 
@@ -76,11 +76,12 @@ class SessionService:
         return Session(token, account.id, now, expires, organisation)
 
     def _open(self, token: object) -> tuple[str, str, int] | None:
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        if not canonical(token):
             return None
+        assert isinstance(token, str)
         try:
             payload = self._serializer.loads(token)
-        except (BadSignature, UnicodeError, ValueError):
+        except (BadData, UnicodeError, ValueError):
             return None
         if (
             isinstance(payload, list)

@@ -9,6 +9,7 @@ emits a ``StandardsDeviationWarning``.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ from pydantic import (
 
 from credflow.deviations import Deviation, StandardsDeviationWarning
 from credflow.errors import ConfigurationError, InsecureConfiguration, StandardsConflictError
-from credflow.hashing import RFC_9106_LOW_MEMORY, Profile
+from credflow.hashing import RFC_9106_LOW_MEMORY, TESTING, Profile
 from credflow.policy import AnswerPolicy, PasswordPolicy, presets
 from credflow.storage.records import RequiredAction
 
@@ -59,7 +60,6 @@ class Lifetimes(BaseModel):
             "verify_email": self.email_verification,
             "password_setup": self.setup_link,
             "invite": self.invite,
-            "session": self.session_absolute,
         }
 
 
@@ -111,6 +111,13 @@ class Settings(BaseModel):
     password_max_age: int | None = Field(default=None, ge=86_400)
     locale: str = "fr"
 
+    def __init__(self, **values: Any) -> None:
+        """Validate ``values``; every problem is a ConfigurationError naming its field."""
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise _configuration_error(error) from None
+
     @field_validator("secret_key", mode="before")
     @classmethod
     def _key(cls, value: Any) -> Any:
@@ -133,10 +140,25 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _coherent(self) -> Settings:
-        keys = [self.secret_key, *self.fallback_keys]
-        if any(len(k.get_secret_value()) < MIN_KEY_BYTES for k in keys):
+        if len(self.secret_key.get_secret_value()) < MIN_KEY_BYTES:
             raise InsecureConfiguration(
                 f"secret keys must be at least {MIN_KEY_BYTES} bytes", field="secret_key"
+            )
+        if any(len(k.get_secret_value()) < MIN_KEY_BYTES for k in self.fallback_keys):
+            raise InsecureConfiguration(
+                f"secret keys must be at least {MIN_KEY_BYTES} bytes", field="fallback_keys"
+            )
+        if self.security_questions and not self.allow_knowledge_based:
+            raise StandardsConflictError(
+                "security questions are not allowed by NIST/ASVS; pass "
+                "allow_knowledge_based=True to enable them anyway",
+                field="security_questions",
+            )
+        if self.hashing is not TESTING and not self.hashing.meets_floor():
+            raise InsecureConfiguration(
+                "argon2id parameters below the floor; use a stronger profile, or "
+                "hashing.TESTING by name in test suites",
+                field="hashing",
             )
         enrolls = RequiredAction.ENROLL_SECURITY_QUESTION in self.first_login_actions
         if enrolls and not self.security_questions:
@@ -153,22 +175,13 @@ class Settings(BaseModel):
             warnings.warn(
                 f"these settings depart from NIST/ASVS: {listed}",
                 StandardsDeviationWarning,
-                stacklevel=4,
+                stacklevel=_caller_level(),
             )
 
     @classmethod
     def build(cls, **values: Any) -> Self:
-        """Construct, turning validation errors into a ConfigurationError naming the field."""
-        from credflow.policy.config import format_validation_error
-
-        try:
-            return cls(**values)
-        except ValidationError as error:
-            for item in error.errors():
-                original = item.get("ctx", {}).get("error")
-                if isinstance(original, ConfigurationError):
-                    raise original from None  # keep its type (InsecureConfiguration…)
-            raise format_validation_error(error) from None
+        """Construct (an alias of the constructor, kept for symmetry with the presets)."""
+        return cls(**values)
 
     @classmethod
     def nist(cls, *, secret_key: str | bytes, base_url: str, **overrides: Any) -> Self:
@@ -178,12 +191,6 @@ class Settings(BaseModel):
         Enabling security questions raises StandardsConflictError unless
         ``allow_knowledge_based=True`` is given as well (SQ-08).
         """
-        if overrides.get("security_questions") and not overrides.get("allow_knowledge_based"):
-            raise StandardsConflictError(
-                "security questions are not allowed by NIST/ASVS; pass "
-                "allow_knowledge_based=True to enable them anyway",
-                field="security_questions",
-            )
         values: dict[str, Any] = {
             "password_policy": presets.nist(),
             "lifetimes": Lifetimes(recovery_link=600),
@@ -322,6 +329,30 @@ class Settings(BaseModel):
             f"Settings(base_url={self.base_url!r}, policy={codes}, hashing={self.hashing.name}, "
             f"security_questions={self.security_questions})"
         )
+
+
+def _configuration_error(error: ValidationError) -> ConfigurationError:
+    """The credflow error behind a pydantic one, keeping its type (InsecureConfiguration…)."""
+    from credflow.policy.config import format_validation_error
+
+    for item in error.errors():
+        original = item.get("ctx", {}).get("error")
+        if isinstance(original, ConfigurationError):
+            return original
+    return format_validation_error(error)
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside credflow/pydantic."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not (name.startswith(("credflow.", "pydantic")) or name == "credflow"):
+            return level
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level  # pragma: no cover - there is always a caller
 
 
 def _as_bytes(value: Any) -> Any:

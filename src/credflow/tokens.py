@@ -11,8 +11,9 @@ later — RS-03; a timestamp in the future is invalid), then consumes the stored
 so exactly one of many concurrent redeemers succeeds (RS-06). A token whose account changed
 credentials since it was issued is void (RS-05).
 
-Outcomes are told apart: ``invalid`` (tampered, wrong purpose, unknown, void), ``expired`` (the
-UI may offer a resend), ``used``.
+Outcomes are told apart: ``invalid`` (tampered, wrong purpose, unknown, or issued before the
+account's credentials changed), ``expired`` (the UI may offer a resend), ``used`` (consumed, or
+voided with ``void``).
 """
 
 from __future__ import annotations
@@ -25,17 +26,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from credflow.clock import Clock
 from credflow.errors import ConfigurationError
 from credflow.storage.protocols import Storage
 from credflow.storage.records import Account, ConsumeOutcome, TokenRecord
 
-__all__ = ["IssuedToken", "Redemption", "TokenOutcome", "TokenService", "nonce_hash"]
+__all__ = ["IssuedToken", "Redemption", "TokenOutcome", "TokenService", "canonical", "nonce_hash"]
 
 MAX_TOKEN_LENGTH = 1024
-PURPOSES = ("reset", "unlock", "verify_email", "invite", "password_setup", "session")
+PURPOSES = ("reset", "unlock", "verify_email", "invite", "password_setup")
 
 
 class TokenOutcome(StrEnum):
@@ -69,6 +71,22 @@ class Redemption:
     def ok(self) -> bool:
         """True when the token was valid."""
         return self.outcome is TokenOutcome.VALID
+
+
+def canonical(token: object) -> bool:
+    """True when ``token`` is a str of sane length whose signature is in canonical base64.
+
+    The last base64 character of a 32-byte signature carries 2 unused bits, so three other
+    characters decode to the same bytes; refusing non-canonical forms makes every altered
+    character of a token invalid.
+    """
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return False
+    signature = token.rpartition(".")[2]
+    try:
+        return base64_encode(base64_decode(signature)).decode("ascii") == signature
+    except (BadData, ValueError):
+        return False
 
 
 def nonce_hash(nonce: str) -> str:
@@ -139,6 +157,8 @@ class TokenService:
         nonce = secrets.token_urlsafe(32)
         now = self._clock.now()
         token = self._serializer(purpose).dumps([account.id, nonce])
+        # The signature's timestamp has whole seconds; the stored expiry matches it exactly.
+        expires = now.replace(microsecond=0) + timedelta(seconds=seconds)
         self._storage.save_token(
             TokenRecord(
                 nonce_hash=nonce_hash(nonce),
@@ -146,10 +166,10 @@ class TokenService:
                 purpose=purpose,
                 credential_version=account.credential_version,
                 created_at=now,
-                expires_at=now.replace(microsecond=0) + timedelta(seconds=seconds),
+                expires_at=expires,
             )
         )
-        return IssuedToken(token, purpose, account.id, now + timedelta(seconds=seconds))
+        return IssuedToken(token, purpose, account.id, expires)
 
     def check(self, token: str, purpose: str) -> Redemption:
         """Verify signature, purpose, age and stored state without consuming the token."""
@@ -195,8 +215,9 @@ class TokenService:
 
     def _open(self, token: object, purpose: str) -> tuple[str, str] | Redemption:
         invalid = Redemption(TokenOutcome.INVALID)
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        if not canonical(token):
             return invalid
+        assert isinstance(token, str)
         try:
             payload = self._serializer(purpose).loads(token, max_age=self.lifetime(purpose))
         except SignatureExpired as exc:
@@ -205,7 +226,7 @@ class TokenService:
             payload = exc.payload
             loaded = _payload(self._serializer(purpose), payload)
             return invalid if loaded is None else Redemption(TokenOutcome.EXPIRED, loaded[0])
-        except (BadSignature, UnicodeError, ValueError):
+        except (BadData, UnicodeError, ValueError):
             return invalid
         loaded = _fields(payload)
         if loaded is None:
@@ -220,7 +241,7 @@ class TokenService:
 def _payload(serializer: URLSafeTimedSerializer, payload: Any) -> tuple[str, str] | None:
     try:
         return _fields(serializer.load_payload(payload))
-    except (BadSignature, UnicodeError, ValueError):  # pragma: no cover - signed payloads parse
+    except (BadData, UnicodeError, ValueError):  # pragma: no cover - signed payloads parse
         return None
 
 

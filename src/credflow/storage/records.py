@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 MAX_IDENTIFIER_LENGTH = 254
+_FORBIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
 
 
@@ -76,8 +77,10 @@ def check_identifier(identifier: object) -> str:
         raise InvalidIdentifier(f"longer than {MAX_IDENTIFIER_LENGTH} characters")
     if identifier != identifier.strip():
         raise InvalidIdentifier("must not start or end with spaces")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in identifier):
-        raise InvalidIdentifier("must not contain control or invisible characters")
+    if any(unicodedata.category(c) in _FORBIDDEN for c in identifier):
+        raise InvalidIdentifier("must not contain control, invisible or line-break characters")
+    if len(identifier_key(identifier)) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidIdentifier(f"longer than {MAX_IDENTIFIER_LENGTH} characters once normalised")
     return identifier
 
 
@@ -92,8 +95,10 @@ def check_email(email: object, field: str = "email") -> str:
         raise InvalidEmail(f"must be a str, not {type(email).__name__}", field=field)
     if len(email) > MAX_IDENTIFIER_LENGTH or not _EMAIL.match(email):
         raise InvalidEmail("not an email address", field=field)
-    if any(unicodedata.category(c).startswith("C") for c in email):
+    if any(unicodedata.category(c) in _FORBIDDEN for c in email):
         raise InvalidEmail("must not contain control characters", field=field)
+    if len(email_key(email)) > MAX_IDENTIFIER_LENGTH:
+        raise InvalidEmail("too long once normalised", field=field)
     domain = email.rpartition("@")[2]
     if domain.startswith(".") or domain.endswith(".") or "." not in domain or ".." in domain:
         raise InvalidEmail("not an email address", field=field)
@@ -101,7 +106,7 @@ def check_email(email: object, field: str = "email") -> str:
 
 
 def email_key(email: str) -> str:
-    """The lookup key of an address: NFKC, the domain lower-cased, the local part case-folded.
+    """The lookup key of an address: NFKC, then lower case (``str.lower``, not case folding).
 
     Distinct addresses never merge by accident beyond case (RS-16): mail always goes to the
     stored address, never to the typed one.
