@@ -13,7 +13,7 @@ from tests.factories import make_cf
 
 from credflow.facade import Credflow
 from credflow.storage.memory import MemoryStorage
-from credflow.storage.records import SecurityQuestion
+from credflow.storage.records import AccountStatus, SecurityQuestion
 
 OPERATIONS = ("create", "reset", "token", "redeem", "question", "disable", "delete", "unlock")
 
@@ -60,7 +60,11 @@ class World:
                 )
             )
         elif op == "disable":
-            self.seen.append(self.cf.accounts.disable(target))
+            account = self.cf.accounts.get(target)
+            if account.status is AccountStatus.ACTIVE:
+                self.seen.append(self.cf.accounts.disable(target))
+            else:
+                self.seen.append(self.cf.accounts.enable(target))
         elif op == "unlock":
             self.seen.append(self.cf.accounts.unlock(target))
         elif op == "delete":
