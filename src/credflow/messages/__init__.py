@@ -44,7 +44,7 @@ class Messages:
     def __init__(self, overrides: Mapping[str, Mapping[str, Template]] | None = None) -> None:
         merged: dict[str, dict[str, Template]] = {k: dict(v) for k, v in _BUILTIN.items()}
         for locale, templates in (overrides or {}).items():
-            merged.setdefault(locale.lower(), {}).update(templates)
+            merged.setdefault(locale.lower().replace("_", "-"), {}).update(templates)
         self._catalogues = {
             loc: _Catalogue(loc, MappingProxyType(tpl)) for loc, tpl in merged.items()
         }

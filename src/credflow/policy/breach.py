@@ -56,7 +56,9 @@ class RangeBreachChecker:
         return f"RangeBreachChecker({self._source!r})"
 
     def breach_count(self, password: str) -> int:
-        digest = hashlib.sha1(password.encode("utf-8"), usedforsecurity=False).hexdigest().upper()
+        # surrogatepass: a str may hold a lone surrogate (from JSON); it must not raise here.
+        raw = password.encode("utf-8", "surrogatepass")
+        digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest().upper()
         prefix, suffix = digest[:5], digest[5:]
         try:
             text = self._source(prefix)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -32,7 +32,7 @@ class RuleResult:
 
     code: str
     status: RuleStatus
-    params: Mapping[str, Any]
+    params: Mapping[str, Any] = field(hash=False)  # a read-only mappingproxy is unhashable
     message: str
 
     @property

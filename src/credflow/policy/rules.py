@@ -386,7 +386,13 @@ class NotCommon(Rule):
     _words: frozenset[str] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, context: Any, /) -> None:
-        self._words = common_passwords() if self.path is None else load_password_list(self.path)
+        if self.path is None:
+            self._words = common_passwords()
+            return
+        try:
+            self._words = load_password_list(self.path)
+        except OSError as exc:  # a ValueError, so pydantic reports it like a bad parameter
+            raise ValueError(f"cannot read password list {self.path}: {exc.strerror}") from None
 
     @property
     def size(self) -> int:
@@ -458,8 +464,7 @@ class NotBreached(Rule):
             self._source = self.checker
         elif self.range_dir is not None:
             self._source = RangeBreachChecker(offline_range_source(self.range_dir))
-        else:
-            assert self.range_url is not None
+        elif self.range_url is not None:  # none given: ``_one_source`` reports it
             self._source = RangeBreachChecker(
                 http_range_source(self.range_url, timeout=self.timeout)
             )
@@ -509,17 +514,26 @@ class MinStrength(Rule):
     score: int = Field(default=3, ge=0, le=4)
     _estimate: Callable[..., Mapping[str, Any]] = PrivateAttr()
 
+    def __init__(self, /, **data: Any) -> None:
+        # Import before pydantic runs: raised inside validation, MissingDependency (also a
+        # ValueError) would come out wrapped in a pydantic ValidationError.
+        _import_zxcvbn()
+        super().__init__(**data)
+
     def model_post_init(self, context: Any, /) -> None:
-        try:
-            module = importlib.import_module("zxcvbn")
-        except ImportError:
-            raise MissingDependency("the min_strength rule", "zxcvbn") from None
-        self._estimate = module.zxcvbn
+        self._estimate = _import_zxcvbn().zxcvbn
 
     def check(self, candidate: str, context: PolicyContext = EMPTY_CONTEXT) -> bool:
         hints = [v for v in (context.identifier, context.email) if v]
         result = self._estimate(candidate, user_inputs=hints)
         return int(result["score"]) >= self.score
+
+
+def _import_zxcvbn() -> Any:
+    try:
+        return importlib.import_module("zxcvbn")
+    except ImportError:
+        raise MissingDependency("the min_strength rule", "zxcvbn") from None
 
 
 def _with_subject(deviation: Deviation, subject: str) -> Deviation:
