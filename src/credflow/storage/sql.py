@@ -301,7 +301,7 @@ class SQLStorage:
     def update_account(self, account: Account) -> Account:
         stored = account.model_copy(update={"version": account.version + 1})
         values = _account_row(stored)
-        del values["id"], values["created_at"]
+        del values["id"]  # every other field is replaced, so the return value is what is stored
         query = (
             accounts.update()
             .where(accounts.c.id == account.id, accounts.c.version == account.version)
@@ -593,6 +593,9 @@ def _make_engine(url: str, pool_size: int) -> Engine:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise ConfigurationError("not a database URL", field="url") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):  # before its driver is imported: no extra helps
+        raise ConfigurationError(f"unsupported database {backend!r} (sqlite, postgresql)")
     try:
         if parsed.get_backend_name() == "sqlite":
             kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
