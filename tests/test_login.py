@@ -104,13 +104,15 @@ def test_every_denial_is_identical_and_costs_one_verify() -> None:
         "pending, right password": ("pending", pending.temporary_password),
         "bad identifier": ("\x00bad", GOOD),
         "oversized password": ("known", "x" * 5000),
+        "oversized, unknown": ("nobody", "x" * 5000),
+        "oversized, locked": ("locked", "y" * 200),
     }
     results: dict[str, LoginResult] = {}
     for name, (identifier, password) in cases.items():
         before = cf.hasher.calls
         results[name] = cf.login(identifier, password)
         calls = cf.hasher.calls - before
-        expected = 0 if name == "oversized password" else 1  # PW-03: refused before hashing
+        expected = 0 if name.startswith("oversized") else 1  # PW-03: refused before hashing
         assert calls == expected, name
     reference = results["unknown"]
     assert reference.status is LoginStatus.DENIED
@@ -294,7 +296,12 @@ def test_admin_unlock_is_an_audit_event(cf: Credflow) -> None:
 
 def test_mfa_hook_gives_mfa_required(cf: Credflow) -> None:
     account_id = ready(cf)
-    cf._login.mfa_enrolled = lambda account: account.id == account_id
+    cf = Credflow(
+        storage=cf.storage,
+        settings=cf.settings,
+        clock=cf.clock,
+        second_factor=lambda account: account.id == account_id,
+    )
     result = cf.login("adejoux", GOOD)
     assert result.status is LoginStatus.MFA_REQUIRED
     assert result.flow is not None and result.session is None

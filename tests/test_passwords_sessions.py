@@ -194,7 +194,7 @@ def test_disabled_account_ends_sessions(cf: Credflow) -> None:
     cf.accounts.disable(account_id)
     assert cf.sessions.validate(session.token) is None
     cf.accounts.enable(account_id)
-    assert cf.sessions.validate(session.token) is not None
+    assert cf.sessions.validate(session.token) is None  # re-enabling revives no session
 
 
 def test_two_applications_share_sessions() -> None:

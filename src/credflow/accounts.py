@@ -124,7 +124,8 @@ class AccountService:
         if email is not None:
             check_email(email)
         status = AccountStatus(status)
-        actions = tuple(required_actions) if required_actions is not None else ()
+        actions = tuple(RequiredAction(a) for a in required_actions or ())
+        self._check_actions(actions)
         if temporary and required_actions is None:
             actions = self._settings.first_login_actions
         if temporary and RequiredAction.CHANGE_PASSWORD not in actions:
@@ -190,6 +191,15 @@ class AccountService:
             )
         )
 
+    def _check_actions(self, actions: Sequence[RequiredAction]) -> None:
+        if (
+            RequiredAction.ENROLL_SECURITY_QUESTION in actions
+            and not self._settings.security_questions
+        ):
+            raise InvalidInput(
+                "security questions are disabled in these settings", field="required_actions"
+            )
+
     # -- lookups -----------------------------------------------------------------------------
 
     def get(self, account_id: str) -> Account:
@@ -217,7 +227,11 @@ class AccountService:
         """Disable an active account (staff leaving): it can no longer sign in, and its
         sessions stop being valid. A pending account is rejected instead (``reject``)."""
         return self._set_status(
-            account_id, AccountStatus.DISABLED, "account_disabled", allowed=(AccountStatus.ACTIVE,)
+            account_id,
+            AccountStatus.DISABLED,
+            "account_disabled",
+            allowed=(AccountStatus.ACTIVE,),
+            end_sessions=True,
         )
 
     def enable(self, account_id: str) -> Account:
@@ -250,6 +264,7 @@ class AccountService:
         status: AccountStatus,
         event: str,
         allowed: tuple[AccountStatus, ...],
+        end_sessions: bool = False,
     ) -> Account:
         with self._storage.transaction():
             account = self.get(account_id)
@@ -257,9 +272,11 @@ class AccountService:
                 raise InvalidInput(
                     f"cannot go from {account.status.value} to {status.value}", field="status"
                 )
-            updated = self._storage.update_account(
-                account.model_copy(update={"status": status, "updated_at": self._clock.now()})
-            )
+            now = self._clock.now()
+            changes: dict[str, object] = {"status": status, "updated_at": now}
+            if end_sessions:  # re-enabling later must not bring old sessions back
+                changes["sessions_valid_after"] = now + timedelta(microseconds=1)
+            updated = self._storage.update_account(account.model_copy(update=changes))
             self._audit.record(event, account_id, previous=account.status.value)
             return updated
 
@@ -278,6 +295,7 @@ class AccountService:
         wanted = tuple(RequiredAction(a) for a in actions)
         if not wanted:
             raise InvalidInput("give at least one action", field="actions")
+        self._check_actions(wanted)
         count = 0
         with self._storage.transaction():
             for account_id in account_ids:
@@ -292,6 +310,34 @@ class AccountService:
                     self._audit.record(
                         "actions_required", account_id, actions=",".join(a.value for a in wanted)
                     )
+                count += 1
+        return count
+
+    def mark_compromised(self, account_ids: Iterable[str]) -> int:
+        """The credentials of these accounts may be known to someone else (PW-14): end their
+        sessions, void their outstanding tokens and require a password change at next login.
+
+        All or nothing: an unknown id raises UnknownAccount and changes nothing.
+        """
+        if isinstance(account_ids, str):
+            raise InvalidInput("give a list of account ids, not one string", field="account_ids")
+        count = 0
+        with self._storage.transaction():
+            for account_id in account_ids:
+                account = self.get(account_id)
+                now = self._clock.now()
+                actions = _ordered((RequiredAction.CHANGE_PASSWORD, *account.required_actions))
+                self._storage.update_account(
+                    account.model_copy(
+                        update={
+                            "required_actions": actions,
+                            "sessions_valid_after": now + timedelta(microseconds=1),
+                            "updated_at": now,
+                        }
+                    )
+                )
+                self._storage.void_tokens(account_id, None, now)
+                self._audit.record("account_compromised", account_id)
                 count += 1
         return count
 

@@ -16,7 +16,7 @@ from credflow.errors import ConfigurationError
 from credflow.first_login import FirstLoginService
 from credflow.hashing import Hasher
 from credflow.lockout import LockoutService
-from credflow.login import LoginService
+from credflow.login import LoginService, MfaCheck
 from credflow.messages import DEFAULT_MESSAGES, Messages
 from credflow.notify import Notifier, Outbox
 from credflow.passwords import PasswordService
@@ -43,7 +43,10 @@ class Credflow:
         clock: Clock | None = None,
         hasher: Hasher | None = None,
         messages: Messages | None = None,
+        second_factor: MfaCheck | None = None,
     ) -> None:
+        """Wire the services. ``second_factor(account)`` tells whether an account has a second
+        factor; until ``cf.mfa`` exists, a host app can plug its own check here."""
         if not isinstance(settings, Settings):
             raise ConfigurationError("settings must be a credflow.Settings", field="settings")
         if not isinstance(storage, Storage):
@@ -92,6 +95,7 @@ class Credflow:
             self.passwords,
             self.tokens,
             self.messages,
+            second_factor,
         )
         self.first_login = FirstLoginService(
             storage,
@@ -102,6 +106,7 @@ class Credflow:
             self.passwords,
             self.sessions,
             self.messages,
+            self._login,
         )
         self.questions = QuestionService(
             storage,

@@ -21,6 +21,7 @@ from credflow.flows.first_login import (
     FirstLoginState,
 )
 from credflow.hashing import Hasher
+from credflow.login import LoginService
 from credflow.messages import Messages
 from credflow.passwords import PasswordService
 from credflow.policy.report import RuleResult
@@ -28,13 +29,20 @@ from credflow.results import Session, StepResult, StepStatus
 from credflow.sessions import SessionService
 from credflow.settings import Settings
 from credflow.storage.protocols import Storage
-from credflow.storage.records import Account, FlowRecord, RequiredAction, SecurityQuestion
+from credflow.storage.records import (
+    Account,
+    AccountStatus,
+    FlowRecord,
+    RequiredAction,
+    SecurityQuestion,
+)
 from credflow.tokens import nonce_hash
 
 __all__ = ["MAX_QUESTION_LENGTH", "FirstLoginService", "check_question"]
 
 MAX_QUESTION_LENGTH = 200
 KIND = "first_login"
+_ENDS = (FirstLoginState.COMPLETED, FirstLoginState.MFA_REQUIRED, FirstLoginState.REAUTHENTICATE)
 _STATE_ACTION = {state: action for action, state in ACTION_STATES.items()}
 
 
@@ -63,7 +71,9 @@ class FirstLoginService:
         passwords: PasswordService,
         sessions: SessionService,
         messages: Messages,
+        login: LoginService,
     ) -> None:
+        self._login = login
         self._storage = storage
         self._settings = settings
         self._hasher = hasher
@@ -77,7 +87,7 @@ class FirstLoginService:
         self, flow: str, new: str, confirm: str, *, locale: str | None = None
     ) -> StepResult:
         """The forced change: new password and confirmation (Sigma's "Mot de passe expiré")."""
-        lang = locale or self._settings.locale
+        lang = self._messages.resolve(locale or self._settings.locale)
         loaded = self._load(flow, FirstLoginState.CHANGE_PASSWORD, lang)
         if isinstance(loaded, StepResult):
             return loaded
@@ -104,7 +114,7 @@ class FirstLoginService:
         self, flow: str, question: str, answer: str, *, locale: str | None = None
     ) -> StepResult:
         """Security question enrolment: free text (Sigma), or one of ``question_choices``."""
-        lang = locale or self._settings.locale
+        lang = self._messages.resolve(locale or self._settings.locale)
         loaded = self._load(flow, FirstLoginState.ENROLL_SECURITY_QUESTION, lang)
         if isinstance(loaded, StepResult):
             return loaded
@@ -158,7 +168,19 @@ class FirstLoginService:
         record = self._storage.get_flow(nonce_hash(flow)) if isinstance(flow, str) else None
         if record is None or record.kind != KIND or self._clock.now() > record.expires_at:
             return None
+        account = self._storage.get_account(record.account_id or "")
+        if not self._usable(account, record):
+            return None
         return _STATE_ACTION.get(FirstLoginState(record.state))
+
+    @staticmethod
+    def _usable(account: Account | None, record: FlowRecord) -> bool:
+        """The flow still stands: same credentials as when it began, account still active."""
+        return (
+            account is not None
+            and account.status is AccountStatus.ACTIVE
+            and account.credential_version == record.data.get("cv")
+        )
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -179,7 +201,7 @@ class FirstLoginService:
         if record.state != expected.value:
             return self._result(StepStatus.INVALID, "flow.invalid", lang)
         account = self._storage.get_account(record.account_id)
-        if account is None or account.credential_version != record.data.get("cv"):
+        if account is None or not self._usable(account, record):
             return self._result(StepStatus.INVALID, "flow.invalid", lang)
         return record, account
 
@@ -198,6 +220,7 @@ class FirstLoginService:
         facts = FirstLoginFacts(
             remaining=tuple(RequiredAction(a) for a in remaining),
             reauthenticate=changes_password and self._settings.reauthenticate_after_password_change,
+            second_factor=self._login.second_factor(account),
         )
         target = machine.MACHINE.next(FirstLoginState(record.state), event, facts)
         data = {
@@ -212,12 +235,19 @@ class FirstLoginService:
                     expected_state=record.state,
                 )
                 updated = write(account)
-                if target in (FirstLoginState.COMPLETED, FirstLoginState.REAUTHENTICATE):
+                if target in _ENDS:
                     self._storage.delete_flow(record.handle_hash)
+                second = (
+                    self._login.start_second_factor(updated)
+                    if target is FirstLoginState.MFA_REQUIRED
+                    else None
+                )
         except ConcurrentUpdate:
             return self._result(StepStatus.INVALID, "flow.invalid", lang)
         if target is FirstLoginState.REAUTHENTICATE:
             return self._result(StepStatus.REAUTHENTICATE, "flow.reauthenticate", lang)
+        if second is not None:
+            return self._result(StepStatus.MFA_REQUIRED, "login.mfa_required", lang, flow=second)
         if target is FirstLoginState.COMPLETED:
             self._audit.record("login_succeeded", updated.id, after="first_login")
             session = self._sessions.issue(updated)

@@ -33,6 +33,7 @@ __all__ = [
     "Hasher",
     "Profile",
     "Verification",
+    "too_long",
 ]
 
 
@@ -186,6 +187,19 @@ class Hasher:
             return self._hasher.check_needs_rehash(phc)
         except InvalidHashError:
             return True
+
+
+def too_long(password: str) -> bool:
+    """True when ``password`` exceeds 128 code points after NFKC: it is refused unhashed.
+
+    Services test this first, so an oversized password costs no hash whether or not the
+    account exists (work parity, LK-10).
+    """
+    if not isinstance(password, str):
+        raise TypeError(f"password must be a str, not {type(password).__name__}")
+    if len(password) > MAX_PASSWORD_LENGTH * 8:
+        return True
+    return len(unicodedata.normalize("NFKC", password)) > MAX_PASSWORD_LENGTH
 
 
 def _prepare(password: str) -> str:

@@ -14,11 +14,10 @@ from datetime import timedelta
 
 from credflow.audit import Audit
 from credflow.clock import Clock
-from credflow.errors import PasswordTooLong
 from credflow.flows import login as login_flow
 from credflow.flows.first_login import ACTION_STATES
 from credflow.flows.login import LoginEvent, LoginFacts, LoginState
-from credflow.hashing import Hasher
+from credflow.hashing import Hasher, too_long
 from credflow.lockout import LockoutService
 from credflow.messages import Messages
 from credflow.passwords import PasswordService
@@ -68,7 +67,7 @@ class LoginService:
         passwords: PasswordService,
         tokens: TokenService,
         messages: Messages,
-        mfa_enrolled: MfaCheck | None = None,
+        second_factor: MfaCheck | None = None,
     ) -> None:
         self._storage = storage
         self._settings = settings
@@ -80,11 +79,11 @@ class LoginService:
         self._passwords = passwords
         self._tokens = tokens
         self._messages = messages
-        self.mfa_enrolled: MfaCheck = mfa_enrolled or (lambda account: False)
+        self.second_factor: MfaCheck = second_factor or (lambda account: False)
 
     def login(self, identifier: str, password: str, *, locale: str | None = None) -> LoginResult:
         """Check ``identifier`` and ``password`` and say what happens next."""
-        lang = locale or self._settings.locale
+        lang = self._messages.resolve(locale or self._settings.locale)
         if not isinstance(identifier, str) or not isinstance(password, str):
             raise TypeError("identifier and password must be str")
         account = self._find(identifier)
@@ -92,14 +91,13 @@ class LoginService:
         locked = account is not None and self._lockout.is_locked(account)
         verified = False
         needs_rehash = False
-        try:
-            if account is None or credential is None or locked:
-                self._hasher.dummy_verify(password)
-            else:
-                outcome = self._hasher.verify(credential.hash, password)
-                verified, needs_rehash = outcome.ok, outcome.needs_rehash
-        except PasswordTooLong:
-            pass  # over the cap: refused before any hashing (PW-03), denied like the rest
+        if too_long(password):
+            pass  # over the cap: refused before any hashing for every account (PW-03, LK-10)
+        elif account is None or credential is None or locked:
+            self._hasher.dummy_verify(password)
+        else:
+            outcome = self._hasher.verify(credential.hash, password)
+            verified, needs_rehash = outcome.ok, outcome.needs_rehash
         actions = self._actions(account, credential) if account is not None else ()
         facts = LoginFacts(
             known=account is not None and credential is not None,
@@ -109,7 +107,7 @@ class LoginService:
             temporary_expired=credential is not None
             and self._passwords.temporary_expired(credential),
             actions_pending=bool(actions),
-            mfa_enrolled=account is not None and verified and self.mfa_enrolled(account),
+            mfa_enrolled=account is not None and verified and self.second_factor(account),
         )
         state = login_flow.MACHINE.next(LoginState.START, LoginEvent.ATTEMPT, facts)
         if state is LoginState.DENIED:
@@ -136,8 +134,7 @@ class LoginService:
                     flow=handle,
                 )
             if state is LoginState.MFA_REQUIRED:
-                handle = self._start_flow(account, MFA, "pending", ())
-                self._audit.record("login_first_factor_succeeded", account.id)
+                handle = self.start_second_factor(account)
                 return LoginResult(
                     LoginStatus.MFA_REQUIRED,
                     "login.mfa_required",
@@ -181,6 +178,11 @@ class LoginService:
             LoginStatus.DENIED, "login.denied", self._messages.render("login.denied", lang)
         )
 
+    def start_second_factor(self, account: Account) -> str:
+        """Open the ``mfa`` flow that a second factor completes; return its handle."""
+        self._audit.record("login_first_factor_succeeded", account.id)
+        return self._start_flow(account, MFA, "pending", ())
+
     def _start_flow(
         self, account: Account, kind: str, state: str, actions: tuple[RequiredAction, ...]
     ) -> str:
@@ -201,7 +203,7 @@ class LoginService:
 
     def unlock(self, token: str, *, locale: str | None = None) -> StepResult:
         """Redeem a mailed unlock link: the account is unlocked and its counter reset."""
-        lang = locale or self._settings.locale
+        lang = self._messages.resolve(locale or self._settings.locale)
         with self._storage.transaction():
             redemption = self._tokens.redeem(token, "unlock")
             account = (
@@ -225,14 +227,15 @@ class LoginService:
     def resend_unlock(self, token: str, *, locale: str | None = None) -> StepResult:
         """For an *expired* unlock link of an account that is still locked, mail a fresh one.
 
-        The answer is the same whether or not a link was sent, so it tells nothing about the
-        account; a valid or used link is left alone.
+        Only the newest outstanding link counts (a used or superseded link sends nothing), so
+        only the mailbox owner can ask again. The answer is the same whether or not a link was
+        sent, so it tells nothing about the account.
         """
-        lang = locale or self._settings.locale
-        redemption = self._tokens.check(token, "unlock")
-        if redemption.outcome is TokenOutcome.EXPIRED and redemption.account_id is not None:
+        lang = self._messages.resolve(locale or self._settings.locale)
+        account_id = self._tokens.expired_outstanding(token, "unlock")
+        if account_id is not None:
             with self._storage.transaction():
-                account = self._storage.get_account(redemption.account_id)
+                account = self._storage.get_account(account_id)
                 if account is not None and self._lockout.is_locked(account):
                     self._lockout.send_unlock_link(account, lang)
         return StepResult(

@@ -15,14 +15,13 @@ from datetime import timedelta
 
 from credflow.audit import Audit
 from credflow.clock import Clock
-from credflow.errors import PasswordTooLong
 from credflow.flows import password_change
 from credflow.flows.password_change import (
     PasswordChangeEvent,
     PasswordChangeFacts,
     PasswordChangeState,
 )
-from credflow.hashing import Hasher
+from credflow.hashing import Hasher, too_long
 from credflow.lockout import LockoutService
 from credflow.messages import Messages
 from credflow.notify import Message, Notifier
@@ -177,7 +176,7 @@ class PasswordService:
         self, identifier: str, old: str, new: str, confirm: str, *, locale: str | None = None
     ) -> StepResult:
         """Sigma's "Changer de mot de passe" page: identifier, old, new, confirmation."""
-        lang = locale or self._settings.locale
+        lang = self._messages.resolve(locale or self._settings.locale)
         if not isinstance(identifier, str):
             raise TypeError("identifier must be a str")
         try:
@@ -192,7 +191,7 @@ class PasswordService:
     ) -> StepResult:
         """From a session: old, new, confirmation. Returns a fresh session (the others end),
         unless the settings send the person back to the login page."""
-        lang = locale or self._settings.locale
+        lang = self._messages.resolve(locale or self._settings.locale)
         account = self._sessions.validate(session)
         if account is None:
             return self._result(StepStatus.INVALID, "flow.invalid", lang)
@@ -215,13 +214,12 @@ class PasswordService:
                 raise TypeError("passwords must be str")
         credential = self._storage.get_password(account.id) if account is not None else None
         locked = account is not None and self._lockout.is_locked(account)
-        try:
-            if account is None or credential is None or locked:
-                old_ok = self._hasher.dummy_verify(old).ok
-            else:
-                old_ok = self._hasher.verify(credential.hash, old).ok
-        except PasswordTooLong:
-            old_ok = False
+        if too_long(old):
+            old_ok = False  # refused unhashed, whatever the account (LK-10)
+        elif account is None or credential is None or locked:
+            old_ok = self._hasher.dummy_verify(old).ok
+        else:
+            old_ok = self._hasher.verify(credential.hash, old).ok
         usable = (
             account is not None
             and credential is not None

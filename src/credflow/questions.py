@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from credflow.audit import Audit
 from credflow.clock import Clock
-from credflow.errors import PasswordTooLong
+from credflow.errors import ConfigurationError
 from credflow.first_login import MAX_QUESTION_LENGTH, check_question
-from credflow.hashing import Hasher
+from credflow.hashing import Hasher, too_long
 from credflow.lockout import LockoutService
 from credflow.messages import Messages
 from credflow.notify import Message, Notifier
@@ -53,20 +53,27 @@ class QuestionService:
         self, session: str, *, password: str, question: str, answer: str, locale: str | None = None
     ) -> StepResult:
         """Replace the question and answer after re-checking the current password."""
-        lang = locale or self._settings.locale
+        lang = self._messages.resolve(locale or self._settings.locale)
+        if not self._settings.security_questions:
+            raise ConfigurationError("security questions are disabled in these settings")
         account = self._sessions.validate(session)
         if account is None:
             return self._result(StepStatus.INVALID, "flow.invalid", lang)
         if not isinstance(password, str):
             raise TypeError("password must be a str")
         credential = self._storage.get_password(account.id)
-        try:
-            ok = credential is not None and self._hasher.verify(credential.hash, password).ok
-        except PasswordTooLong:
+        locked = self._lockout.is_locked(account)
+        if too_long(password):
             ok = False
+        elif credential is None or locked:
+            ok = self._hasher.dummy_verify(password).ok  # the same work; nothing to learn
+        else:
+            ok = self._hasher.verify(credential.hash, password).ok
         if not ok:
             with self._storage.transaction():
-                self._lockout.register_failure(account, factor="password", locale=lang)
+                if not locked and credential is not None:  # attempts while locked never count
+                    self._lockout.register_failure(account, factor="password", locale=lang)
+                self._audit.record("security_question_change_refused", account.id)
             return self._result(StepStatus.REFUSED, "password.old_wrong", lang)
         refusal = check_question(question, self._settings.question_choices)
         if refusal is not None:

@@ -58,6 +58,7 @@ class StepStatus(StrEnum):
 
     NEXT = "next"
     COMPLETED = "completed"
+    MFA_REQUIRED = "mfa_required"
     REAUTHENTICATE = "reauthenticate"
     REFUSED = "refused"
     EXPIRED = "expired"
@@ -79,4 +80,9 @@ class StepResult:
     @property
     def ok(self) -> bool:
         """True when the step was applied."""
-        return self.status in (StepStatus.NEXT, StepStatus.COMPLETED, StepStatus.REAUTHENTICATE)
+        return self.status in (
+            StepStatus.NEXT,
+            StepStatus.COMPLETED,
+            StepStatus.MFA_REQUIRED,
+            StepStatus.REAUTHENTICATE,
+        )

@@ -209,6 +209,27 @@ class TokenService:
             return Redemption(TokenOutcome.INVALID)
         return Redemption(TokenOutcome.VALID, account_id)
 
+    def expired_outstanding(self, token: str, purpose: str) -> str | None:
+        """The account of a genuine token that expired while still unused (the one a resend may
+        replace), or None for any other token: valid, used, voided, forged or unknown."""
+        if not canonical(token):
+            return None
+        try:
+            self._serializer(purpose).loads(token, max_age=self.lifetime(purpose))
+            return None  # still valid by its signature: nothing to resend
+        except SignatureExpired as exc:
+            if exc.date_signed is not None and exc.date_signed > self._clock.now():
+                return None
+            fields = _payload(self._serializer(purpose), exc.payload)
+        except (BadData, UnicodeError, ValueError):
+            return None
+        if fields is None:
+            return None
+        record = self._storage.get_token(nonce_hash(fields[1]))
+        if record is None or record.used_at is not None or record.purpose != purpose:
+            return None
+        return record.account_id if record.account_id == fields[0] else None
+
     def void(self, account_id: str, purpose: str | None = None) -> int:
         """Void every outstanding token of the account (for one purpose, or all)."""
         return self._storage.void_tokens(account_id, purpose, self._clock.now())

@@ -1,9 +1,9 @@
 """First login (and any login with required actions): one restricted step per action.
 
 The flow starts at the state of the first required action. Completing an action moves to the
-next one, to ``completed`` when none is left, or to ``reauthenticate`` after a password change
-when the settings send the person back to the login page (Sigma). No session exists until the
-flow completes.
+next one, to ``completed`` when none is left, to ``mfa_required`` when none is left but the
+account has a second factor, or to ``reauthenticate`` after a password change when the settings
+send the person back to the login page (Sigma). No session exists until the flow completes.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class FirstLoginState(StrEnum):
     VERIFY_EMAIL = "verify_email"
     ENROLL_TOTP = "enroll_totp"
     COMPLETED = "completed"
+    MFA_REQUIRED = "mfa_required"
     REAUTHENTICATE = "reauthenticate"
     EXPIRED = "expired"
 
@@ -38,10 +39,12 @@ class FirstLoginEvent(StrEnum):
 @dataclass(frozen=True, slots=True)
 class FirstLoginFacts:
     """``remaining``: the actions still required after this one; ``reauthenticate``: send the
-    person back to the login page now."""
+    person back to the login page now; ``second_factor``: the account has MFA, which a
+    completed flow must still pass (required actions never skip it)."""
 
     remaining: tuple[RequiredAction, ...] = ()
     reauthenticate: bool = False
+    second_factor: bool = False
 
 
 S, E = FirstLoginState, FirstLoginEvent
@@ -80,6 +83,10 @@ def next_is_totp(f: FirstLoginFacts) -> bool:
     return bool(f.remaining) and f.remaining[0] is RequiredAction.ENROLL_TOTP
 
 
+def second_factor_next(f: FirstLoginFacts) -> bool:
+    return not f.remaining and f.second_factor
+
+
 def nothing_left(f: FirstLoginFacts) -> bool:
     return not f.remaining
 
@@ -90,6 +97,7 @@ _ROUTES = (
     (S.ENROLL_SECURITY_QUESTION, next_is_question),
     (S.VERIFY_EMAIL, next_is_email),
     (S.ENROLL_TOTP, next_is_totp),
+    (S.MFA_REQUIRED, second_factor_next),
     (S.COMPLETED, nothing_left),
 )
 
@@ -110,5 +118,5 @@ MACHINE: Machine[FirstLoginState, FirstLoginEvent, FirstLoginFacts] = Machine(
     FirstLoginEvent,
     _table(),
     initial=list(_COMPLETES),
-    terminal=[S.COMPLETED, S.REAUTHENTICATE, S.EXPIRED],
+    terminal=[S.COMPLETED, S.MFA_REQUIRED, S.REAUTHENTICATE, S.EXPIRED],
 )
