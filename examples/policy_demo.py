@@ -1,7 +1,8 @@
-"""A scripted tour of the five portal policies (``make demo`` until the example portal lands).
+"""A scripted tour of the portal policies (``make demo`` until the example portal lands).
 
-For each portal config in ``examples/portals/``, print the requirement sentence the form shows,
-then the live checklist for a few passwords, as a person would see it while typing.
+For each portal file in ``examples/portals/`` (the five portals, and the NIST recommendation),
+print the requirement sentence the form shows, then the live checklist for a few passwords, as a
+person would see it while typing, and the security-answer checks where the portal has them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def show(name: str, path: Path) -> None:
         marks = " ".join(f"{MARK[r.status]}{r.code}" for r in report)
         verdict = "accepté" if report.ok else "refusé"
         print(f"  {candidate!r:32} {verdict:8} {marks}")
+    if "answer_policy" not in path.read_text(encoding="utf-8"):
+        return  # this portal asks no security question
     answers = load_answer_policy(path)
     for answer in ("bleu", "1234", "Adejoux"):
         report = answers.evaluate(answer, question="Ma couleur préférée ?", identifier="adejoux")

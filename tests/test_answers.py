@@ -23,6 +23,7 @@ CODES = (
     "answer_not_identifier",
     "answer_not_in_question",
     "answer_not_common",
+    "answer_not_password",
 )
 
 
@@ -80,7 +81,9 @@ def test_minimum_length_after_normalisation(answer: str, passes: bool) -> None:
 @pytest.mark.req("SQ-01")
 def test_sigma_example_is_accepted() -> None:
     policy = AnswerPolicy()
-    report = policy.validate("bleu", question="Ma couleur préférée ?", identifier="adejoux")
+    report = policy.validate(
+        "bleu", question="Ma couleur préférée ?", identifier="adejoux", password="Bleu2024x"
+    )
     assert report.ok
     assert all(r.status is RuleStatus.PASSED for r in report)
 
@@ -150,7 +153,7 @@ def test_common_answers_list() -> None:
 def test_over_max_length_skips_the_other_checks(length: int) -> None:
     report = AnswerPolicy().evaluate("b" * length, question=QUESTION, identifier="bbbb")
     assert report["answer_max_length"].status is RuleStatus.FAILED
-    assert [r.status for r in report.results[1:]] == [RuleStatus.SKIPPED] * 5
+    assert [r.status for r in report.results[1:]] == [RuleStatus.SKIPPED] * 6
     assert [r.code for r in report.failures] == ["answer_max_length"]
 
 
@@ -166,7 +169,7 @@ def test_disabled_checks_are_not_reported() -> None:
         no_sequence=False, not_identifier=False, not_in_question=False, not_common=False
     )
     report = policy.evaluate("1234", question="1234?", identifier="1234")
-    assert report.codes == ("answer_max_length", "answer_min_length")
+    assert report.codes == ("answer_max_length", "answer_min_length", "answer_not_password")
     assert report.ok
 
 
@@ -282,3 +285,21 @@ def test_load_answer_policy_with_settings(tmp_path: Path) -> None:
     policy = load_answer_policy(file)
     assert policy == AnswerPolicy(min_length=6, no_sequence=False)
     assert "answer_sequence" not in policy.evaluate("abcdef").codes
+
+
+@pytest.mark.req("SQ-03")
+def test_answer_equal_to_the_password_is_refused() -> None:
+    report = AnswerPolicy().evaluate("Bleu2024x", password="bleu2024X ")
+    assert [r.code for r in report.failures] == ["answer_not_password"]
+    assert AnswerPolicy().evaluate("bleu")["answer_not_password"].status is RuleStatus.SKIPPED
+
+
+def test_question_match_is_by_whole_words() -> None:
+    assert AnswerPolicy().evaluate("ur p", question="Votre couleur préférée ?").ok
+    report = AnswerPolicy().evaluate("paris", question="Ville natale (Paris, Lyon) ?")
+    assert [r.code for r in report.failures] == ["answer_not_in_question"]
+
+
+def test_min_length_above_max_length_is_refused() -> None:
+    with pytest.raises(ValueError, match="min_length"):
+        AnswerPolicy(min_length=40, max_length=8)

@@ -29,12 +29,14 @@ def run(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
 
 
 def test_check_passing_password() -> None:
-    code, out, err = run(["policy", "check"], SECRET + "\n")
+    code, out, err = run(["policy", "check", "--identifier", "adejoux"], SECRET + "\n")
     assert code == 0
     assert err == ""
     lines = out.splitlines()
     assert len(lines) == 8  # one mark per classic rule, then the verdict
     assert all(line.startswith("✓ ") for line in lines[:7])
+    _, unnamed, _ = run(["policy", "check"], SECRET + "\n")
+    assert "– Ne contient pas votre identifiant" in unnamed  # skipped without an identifier
     assert lines[1] == "✓ Au moins 8 caractères"
     assert lines[-1] == "OK"
     assert SECRET not in out

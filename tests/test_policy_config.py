@@ -157,7 +157,8 @@ def test_min_length_over_max_length() -> None:
     error = error_for(
         {"rules": [{"rule": "max_length", "max": 10}, {"rule": "min_length", "min": 12}]}
     )
-    assert "min_length (12) exceeds max_length (10)" in str(error)
+    assert error.field == "rules[1].min"
+    assert "12 exceeds max_length (10)" in str(error)
 
 
 def test_duplicate_rule() -> None:

@@ -75,7 +75,7 @@ def test_plural_forms_in_french() -> None:
 def test_plural_forms_in_english() -> None:
     policy = PasswordPolicy([MinLength(min=1), Digit(min=2)])
     assert policy.describe("en").sentences == (
-        "Your new password must contain at least 1 character, and at least 2 digits.",
+        "Your new password must contain at least 1 character and at least 2 digits.",
     )
 
 

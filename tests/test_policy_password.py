@@ -256,17 +256,17 @@ def test_policy_rejects_non_rules_and_duplicates() -> None:
 
 
 @pytest.mark.parametrize(
-    "rules",
+    ("rules", "field"),
     [
-        [MaxLength(max=10), MinLength(min=11)],
-        [MaxLength(max=10), MinLength(min=8, min_with_mfa=11)],
-        [MinLength(min=8), MaxLength(max=7)],
+        ([MaxLength(max=10), MinLength(min=11)], "rules[1].min"),
+        ([MaxLength(max=10), MinLength(min=8, min_with_mfa=11)], "rules[1].min_with_mfa"),
+        ([MinLength(min=8), MaxLength(max=7)], "rules[0].min"),
     ],
 )
-def test_min_length_above_max_length_is_refused(rules: list[Rule]) -> None:
+def test_min_length_above_max_length_is_refused(rules: list[Rule], field: str) -> None:
     with pytest.raises(ConfigurationError, match="exceeds max_length") as info:
         PasswordPolicy(rules)
-    assert info.value.field == "rules"
+    assert info.value.field == field
 
 
 def test_min_length_equal_to_max_length_is_allowed() -> None:

@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
     describe = actions.add_parser("describe", help="print the requirement sentences")
     _policy_options(describe)
+    describe.add_argument("--mfa", action="store_true", help="describe for an account with MFA")
     return parser
 
 
@@ -80,7 +81,7 @@ def _check(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
 
 
 def _describe(args: argparse.Namespace, out: TextIO) -> int:
-    description = _policy(args).describe(args.lang)
+    description = _policy(args).describe(args.lang, has_mfa=args.mfa)
     for sentence in description.sentences:
         out.write(sentence + "\n")
     for item in description.items:

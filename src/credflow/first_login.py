@@ -20,7 +20,7 @@ from credflow.flows.first_login import (
     FirstLoginFacts,
     FirstLoginState,
 )
-from credflow.hashing import Hasher
+from credflow.hashing import Hasher, too_long
 from credflow.login import LoginService
 from credflow.messages import Messages
 from credflow.passwords import PasswordService
@@ -127,6 +127,7 @@ class FirstLoginService:
             question=question,
             identifier=account.identifier,
             email=account.email,
+            password=answer if self._is_password(account, answer) else None,
             locale=lang,
         )
         if not report.ok:
@@ -162,6 +163,13 @@ class FirstLoginService:
             return updated
 
         return self._advance(flow, record, account, FirstLoginEvent.QUESTION_ENROLLED, write, lang)
+
+    def _is_password(self, account: Account, answer: str) -> bool:
+        """True when ``answer`` is the account's current password (SQ-03); one verify."""
+        credential = self._storage.get_password(account.id)
+        if credential is None or not isinstance(answer, str) or too_long(answer):
+            return False
+        return self._hasher.verify(credential.hash, answer).ok
 
     def pending_action(self, flow: str) -> RequiredAction | None:
         """The action the flow waits for (to pick the page to show), or None when not usable."""

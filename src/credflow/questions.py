@@ -80,6 +80,7 @@ class QuestionService:
             return self._result(StepStatus.REFUSED, refusal, lang)
         report = self._settings.answer_policy.evaluate(
             answer,
+            password=password,
             question=question,
             identifier=account.identifier,
             email=account.email,

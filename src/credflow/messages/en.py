@@ -43,6 +43,7 @@ CATALOG: dict[str, str | Plural] = {
         "at least {min} special characters from {alphabet}",
     ),
     "policy.summary": "Your new password must contain {clauses}.",
+    "policy.join.pair": " and ",
     "policy.join.last": ", and ",
     "sentence.max_length": Plural(
         "max",
@@ -72,6 +73,7 @@ CATALOG: dict[str, str | Plural] = {
     "answer.not_identifier": "The answer is not your identifier",
     "answer.not_in_question": "The answer does not appear in the question",
     "answer.not_common": "The answer is not too common (password, 0000…)",
+    "answer.not_password": "The answer is not your password",
     "answer.guidance": (
         "Only you, or a few people you trust, should know the answer. Avoid obvious runs "
         "(1234, abcdef, qwerty…) and facts that can be found on your CV or on the Internet."

@@ -45,6 +45,7 @@ CATALOG: dict[str, str | Plural] = {
         "au moins {min} caractères spéciaux parmi {alphabet}",
     ),
     "policy.summary": "Votre nouveau mot de passe doit contenir {clauses}.",
+    "policy.join.pair": " et ",
     "policy.join.last": ", et ",
     # Stand-alone requirement sentences for the rules that are not "contains" clauses.
     "sentence.max_length": Plural(
@@ -82,6 +83,7 @@ CATALOG: dict[str, str | Plural] = {
     "answer.not_identifier": "La réponse n'est pas votre identifiant",
     "answer.not_in_question": "La réponse ne figure pas dans la question",
     "answer.not_common": "La réponse n'est pas trop courante (motdepasse, 0000…)",
+    "answer.not_password": "La réponse n'est pas votre mot de passe",
     "answer.guidance": (
         "La réponse ne doit être connue que de vous ou d'un petit nombre de personnes de "
         "confiance. Évitez les suites évidentes (1234, abcdef, azerty…) et les informations "

@@ -7,6 +7,7 @@ normalised form; this module only decides whether an answer is acceptable.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from types import MappingProxyType
 from typing import Any
@@ -52,7 +53,8 @@ class AnswerPolicy:
 
     Codes: ``answer_max_length`` (checked first; over it, the others are skipped),
     ``answer_min_length``, ``answer_sequence``, ``answer_not_identifier``,
-    ``answer_not_in_question``, ``answer_not_common``.
+    ``answer_not_in_question`` (as whole words), ``answer_not_common``, ``answer_not_password``
+    (skipped unless the current password is given).
     """
 
     min_length: int = Field(default=4, ge=1, le=64)
@@ -72,6 +74,10 @@ class AnswerPolicy:
         except ValidationError as error:
             raise format_validation_error(error) from None
 
+    def __post_init__(self) -> None:
+        if self.min_length > self.max_length:
+            raise ValueError("min_length must not exceed max_length")
+
     def evaluate(
         self,
         answer: str,
@@ -79,10 +85,15 @@ class AnswerPolicy:
         question: str | None = None,
         identifier: str | None = None,
         email: str | None = None,
+        password: str | None = None,
         locale: str = "fr",
         messages: Messages | None = None,
     ) -> PolicyReport:
-        """Check ``answer`` and return one result per check, in order."""
+        """Check ``answer`` and return one result per check, in order.
+
+        ``password``, when given, is the account's current password: the answer must differ
+        from it (SQ-03). The check is skipped without it.
+        """
         if not isinstance(answer, str):
             raise TypeError(f"answer must be a str, not {type(answer).__name__}")
         catalogue = messages or DEFAULT_MESSAGES
@@ -104,9 +115,15 @@ class AnswerPolicy:
                 "answer_not_in_question",
                 {},
                 self.not_in_question,
-                None if question is None else key not in normalize_answer(question),
+                None if question is None else not _contains_words(normalize_answer(question), key),
             ),
             ("answer_not_common", {}, self.not_common, key not in _COMMON_KEYS),
+            (
+                "answer_not_password",
+                {},
+                True,
+                None if password is None else key != normalize_answer(password),
+            ),
         ]
         for code, params, enabled, verdict in planned:
             if enabled:
@@ -129,6 +146,7 @@ class AnswerPolicy:
         question: str | None = None,
         identifier: str | None = None,
         email: str | None = None,
+        password: str | None = None,
         locale: str = "fr",
         messages: Messages | None = None,
     ) -> PolicyReport:
@@ -138,6 +156,7 @@ class AnswerPolicy:
             question=question,
             identifier=identifier,
             email=email,
+            password=password,
             locale=locale,
             messages=messages,
         )
@@ -152,6 +171,12 @@ class AnswerPolicy:
 
 
 _COMMON_KEYS = frozenset(normalize_answer(a) for a in COMMON_ANSWERS)
+
+
+def _contains_words(text: str, words: str) -> bool:
+    """True when ``words`` appears in ``text`` as whole words ("bleu" in "bleu ciel", not in
+    "bleuet")."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
 
 
 def _identity_keys(identifier: str | None, email: str | None) -> frozenset[str]:

@@ -83,6 +83,12 @@ def http_range_source(url_template: str = PWNED_RANGE_URL, *, timeout: float = 2
     """
     if not url_template.startswith(("https://", "http://")):
         raise ValueError("url_template must be an http(s) URL")
+    try:
+        sample = url_template.format(prefix="ABCDE")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("url_template may hold no placeholder but {prefix}") from None
+    if "ABCDE" not in sample or url_template.count("{prefix}") != 1:
+        raise ValueError("url_template must hold {prefix} exactly once")
 
     def fetch(prefix: str) -> str:
         request = urllib.request.Request(  # noqa: S310 - scheme checked above

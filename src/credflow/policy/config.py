@@ -100,11 +100,15 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> Configu
             tag = item.get("ctx", {}).get("tag", "?")
             message = f"unknown rule {tag!r}; expected one of {', '.join(sorted(_TAGS))}"
         else:
-            message = item["msg"]
+            message = item["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         first_field = first_field or path
         problems.append(f"{path}: {message}" if path else message)
+    for item in error.errors(include_url=False, include_input=False):
+        original = item.get("ctx", {}).get("error")
+        if isinstance(original, ConfigurationError):  # keep MissingDependency and the like
+            return original
     exc = ConfigurationError("; ".join(problems))
-    exc.field = first_field
+    exc.field = first_field or None
     return exc
 
 
@@ -139,7 +143,10 @@ def policy_from_mapping(data: Mapping[str, Any]) -> list[Rule]:
 
 
 def policy_section(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The ``password_policy`` table of a portal document, or the document itself."""
+    """The ``password_policy`` table of a portal document, or the document itself when it is a
+    bare policy (``rules`` or ``preset`` at the top)."""
+    if "password_policy" not in document and not {"rules", "preset"} & set(document):
+        raise ConfigurationError("no [password_policy] table in this file", field="password_policy")
     inner = document.get("password_policy", document)
     if not isinstance(inner, Mapping):
         raise ConfigurationError("must be a table", field="password_policy")

@@ -30,6 +30,7 @@ __all__ = ["PasswordPolicy", "PolicyDescription"]
 # A raw string longer than this factor times the cap cannot come back under the cap, so it is
 # refused without normalising (a 1 MB paste costs nothing).
 _SHRINK_FACTOR = 8
+_MAX_SPELLINGS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +79,15 @@ class PasswordPolicy:
                 raise ConfigurationError(f"duplicate rule {code!r}", field=f"rules[{index}]")
         caps = [rule for rule in ordered if isinstance(rule, MaxLength)]
         cap = caps[0] if caps else MaxLength()
+        for index, rule in enumerate(ordered):
+            if isinstance(rule, MinLength):
+                for name, value in (("min", rule.min), ("min_with_mfa", rule.min_with_mfa)):
+                    if value is not None and value > cap.max:
+                        raise ConfigurationError(
+                            f"{value} exceeds max_length ({cap.max})",
+                            field=f"rules[{index}].{name}",
+                        )
         ordered = [cap, *(rule for rule in ordered if rule is not cap)]
-        for rule in ordered:
-            if isinstance(rule, MinLength) and max(rule.min, rule.min_with_mfa or 0) > cap.max:
-                raise ConfigurationError(
-                    f"min_length ({rule.min}) exceeds max_length ({cap.max})", field="rules"
-                )
         self._rules: tuple[Rule, ...] = tuple(ordered)
         self._max = cap.max
         self._messages = messages or DEFAULT_MESSAGES
@@ -191,7 +195,7 @@ class PasswordPolicy:
         """
         if not isinstance(candidate, str):
             raise TypeError(f"candidate must be a str, not {type(candidate).__name__}")
-        table = self._cache.get((locale, has_mfa)) or self._build(locale, has_mfa)
+        table = self._cache.get((locale, has_mfa)) or self._table(locale, has_mfa)
         if len(candidate) > self._max * _SHRINK_FACTOR:
             return PolicyReport(table.over_cap, table.locale)
         if not unicodedata.is_normalized("NFKC", candidate):
@@ -248,15 +252,29 @@ class PasswordPolicy:
         sentences: list[str] = []
         if clauses:
             joined = clauses[0]
-            if len(clauses) > 1:
+            if len(clauses) == 2:
+                joined = clauses[0] + render("policy.join.pair", loc) + clauses[1]
+            elif len(clauses) > 2:
                 last = render("policy.join.last", loc)
                 joined = ", ".join(clauses[:-1]) + last + clauses[-1]
             sentences.append(render("policy.summary", loc, {"clauses": joined}))
         sentences.extend(others)
         return PolicyDescription(tuple(sentences), tuple(items))
 
-    def _build(self, locale: str, has_mfa: bool) -> _Table:
+    def _table(self, locale: str, has_mfa: bool) -> _Table:
+        """The compiled table for ``locale``, compiled once per *resolved* locale.
+
+        Spellings (``fr``, ``fr-FR``, ``FR_ca``) share one table, and at most a few dozen raw
+        spellings are remembered, so a caller passing user-supplied locales cannot grow the
+        cache or make every call compile.
+        """
         loc = self._messages.resolve(locale)
+        table = self._cache.get((loc, has_mfa)) or self._build(loc, has_mfa)
+        if len(self._cache) < _MAX_SPELLINGS:
+            self._cache[(locale, has_mfa)] = table
+        return table
+
+    def _build(self, loc: str, has_mfa: bool) -> _Table:
         outcomes = []
         for rule in self._rules:
             params = MappingProxyType(rule.params_for(has_mfa))
@@ -270,5 +288,5 @@ class PasswordPolicy:
             )
         over_cap = (outcomes[0].failed, *(outcome.skipped for outcome in outcomes[1:]))
         table = _Table(loc, compile_rules(self._rules, outcomes), over_cap)
-        self._cache[(locale, has_mfa)] = table
+        self._cache[(loc, has_mfa)] = table
         return table

@@ -1,8 +1,8 @@
 """Named password policies.
 
-- ``classic()``: the portals' rule (Sigma, Certigna…): 8 characters, a lowercase letter, an
-  uppercase letter and a digit, not the identifier, not a common password. It departs from
-  NIST/ASVS on composition and length; ``deviations()`` says so.
+- ``classic()``: the portals' rule (Sigma's, and ASP's by default): 8 characters, a lowercase
+  letter, an uppercase letter and a digit, not the identifier, not a common password. It departs
+  from NIST/ASVS on composition and length; ``deviations()`` says so.
 - ``nist()``: NIST SP 800-63B-4: 15 characters, or 8 when the account has MFA; no composition;
   not the identifier; not a common password, even wrapped in digits or symbols.
 

@@ -348,25 +348,23 @@ class NotIdentifier(Rule):
     rule: Literal["not_identifier"] = "not_identifier"
     min_part: int = Field(default=3, ge=1, le=64)
 
-    def check(self, candidate: str, context: PolicyContext = EMPTY_CONTEXT) -> bool:
-        return self.compile()(candidate, context) is True
+    def check(self, candidate: str, context: PolicyContext = EMPTY_CONTEXT) -> bool | None:
+        return self.compile()(candidate, context)
 
     def compile(self) -> Check:
         min_part = self.min_part
 
-        def check(candidate: str, context: PolicyContext) -> bool:
+        def check(candidate: str, context: PolicyContext) -> bool | None:
             if context.identifier is None and context.email is None:
-                return True
+                return None  # nothing to compare with: skipped, not passed
             parts = _identifier_parts(context.identifier, context.email, min_part)
             key = candidate.casefold()
             return not any(part in key for part in parts)
 
         return check
 
-    def inline(self) -> Inline:
-        return Inline(
-            "(ctx.identifier is None and ctx.email is None) or {0}(c, ctx)", (self.compile(),)
-        )
+    def inline(self) -> None:
+        return None  # three outcomes (skipped without an identifier): called, not inlined
 
 
 _AFFIX = re.compile(r"^[\W\d_]+|[\W\d_]+$")
@@ -398,6 +396,10 @@ class NotCommon(Rule):
     def size(self) -> int:
         """How many entries the list holds."""
         return len(self._words)
+
+    def params_for(self, has_mfa: bool = False) -> dict[str, Any]:
+        # The list's path is the server's business: it never reaches a report or a browser.
+        return {"strip_affixes": self.strip_affixes}
 
     def check(self, candidate: str, context: PolicyContext = EMPTY_CONTEXT) -> bool:
         return self.compile()(candidate, context) is True
