@@ -93,6 +93,10 @@ class FirstLoginService:
             return loaded
         record, account = loaded
         check = self._passwords.check_new(account, new, confirm, locale=lang)
+        if not check.ok and self._storage.get_flow(record.handle_hash) != record:
+            # The same step won meanwhile (a double submit): its new password is now the
+            # current one, so say "no longer valid", not "same as the current password".
+            return self._result(StepStatus.INVALID, "flow.invalid", lang)
         if not check.ok:
             code = (
                 "password.confirmation_differs"

@@ -148,16 +148,30 @@ class LockoutService:
         return True
 
     def register_success(self, account: Account) -> Account:
-        """A secret was verified: reset the counter (LK-05) and the lock escalation."""
+        """A secret was verified: reset the counter (LK-05) and the lock escalation.
+
+        Works on a fresh read, retrying when a concurrent request changed the account first:
+        two simultaneous successes both succeed.
+        """
         if self._storage.get_counter(counter_key(account.id)):
             self._storage.reset_counter(counter_key(account.id))
-        if account.lockouts or account.locked_until is not None:
-            account = self._storage.update_account(
-                account.model_copy(
-                    update={"lockouts": 0, "locked_until": None, "updated_at": self._clock.now()}
+        for _ in range(5):
+            current = self._storage.get_account(account.id) or account
+            if not current.lockouts and current.locked_until is None:
+                return current
+            try:
+                return self._storage.update_account(
+                    current.model_copy(
+                        update={
+                            "lockouts": 0,
+                            "locked_until": None,
+                            "updated_at": self._clock.now(),
+                        }
+                    )
                 )
-            )
-        return account
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate("could not record the success")  # pragma: no cover
 
     def clear(self, account: Account, *, by: str) -> Account:
         """Unlock now (link, administrator, completed reset) and reset the counter."""
