@@ -231,3 +231,19 @@ def test_facade_validates_its_parts() -> None:
     assert default.hasher.profile is hashing.TESTING
     assert "MemoryStorage" in repr(default)
     assert default.policy is cf.settings.password_policy
+
+
+@pytest.mark.req("TP-01")
+def test_draws_are_uniform() -> None:
+    """Chi-square sanity check of the rejection sampling behind generated passwords."""
+    from credflow.accounts import _Draw
+
+    draw = _Draw()
+    for n in (7, 10, 58):
+        counts = [0] * n
+        samples = 2000 * n
+        for _ in range(samples):
+            counts[draw.below(n)] += 1
+        expected = samples / n
+        chi2 = sum((c - expected) ** 2 / expected for c in counts)
+        assert chi2 < 3 * n  # far above the 99.9 % quantile would mean a biased draw

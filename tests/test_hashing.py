@@ -202,3 +202,25 @@ def test_concurrency_is_bounded() -> None:
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(hasher.hash, ["Bleu2024x"] * 32))
     assert peak == 2
+
+
+@pytest.mark.req("ST-06")
+@given(
+    made=st.tuples(st.integers(1, 3), st.sampled_from([8, 16, 32]), st.integers(1, 2)),
+    salt=st.sampled_from([16, 24]),
+    tag=st.sampled_from([16, 32]),
+)
+def test_needs_rehash_agrees_with_argon2(made: tuple[int, int, int], salt: int, tag: int) -> None:
+    time_cost, memory, parallelism = made
+    maker = argon2.PasswordHasher(time_cost, memory * parallelism, parallelism, tag, salt)
+    phc = maker.hash("Bleu2024x")
+    for profile in (hashing.TESTING, hashing.OWASP_MINIMUM):
+        reference = argon2.PasswordHasher(
+            profile.time_cost,
+            profile.memory_cost,
+            profile.parallelism,
+            profile.hash_len,
+            profile.salt_len,
+        )
+        ours = Hasher(profile, max_concurrent=1)
+        assert ours._needs_rehash(phc) == reference.check_needs_rehash(phc)

@@ -68,15 +68,47 @@ def generate_temporary_password(
         list(specials),
     ]
     pool = [c for group in groups for c in group]
-    rng = secrets.SystemRandom()
     for _ in range(100):
-        chars = [secrets.choice(group) for group in groups]
-        chars += [secrets.choice(pool) for _ in range(length - len(chars))]
-        rng.shuffle(chars)
+        draw = _Draw()
+        chars = [draw.choice(group) for group in groups]
+        chars += [draw.choice(pool) for _ in range(length - len(chars))]
+        for i in range(len(chars) - 1, 0, -1):  # Fisher-Yates with unbiased indices
+            j = draw.below(i + 1)
+            chars[i], chars[j] = chars[j], chars[i]
         candidate = "".join(chars)
         if policy.evaluate(candidate, identifier=identifier, email=email).ok:
             return candidate
     raise ConfigurationError("the password policy cannot be met by generated passwords")
+
+
+class _Draw:
+    """Unbiased choices from one ``secrets.token_bytes`` buffer: one system call per password
+    instead of one per character (the values are as random; only the syscalls are pooled)."""
+
+    __slots__ = ("_buffer", "_index")
+
+    def __init__(self) -> None:
+        self._buffer = secrets.token_bytes(256)
+        self._index = 0
+
+    def _byte(self) -> int:
+        if self._index == len(self._buffer):
+            self._buffer, self._index = secrets.token_bytes(256), 0
+        value = self._buffer[self._index]
+        self._index += 1
+        return value
+
+    def below(self, n: int) -> int:
+        """A uniform integer in [0, n), 1 <= n <= 256, by rejection sampling."""
+        limit = 256 - 256 % n
+        while True:
+            value = self._byte()
+            if value < limit:
+                return value % n
+
+    def choice(self, items: list[str]) -> str:
+        """A uniform element of ``items``."""
+        return items[self.below(len(items))]
 
 
 class AccountService:

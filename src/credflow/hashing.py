@@ -91,7 +91,17 @@ class Verification:
 class Hasher:
     """argon2id hashing with a profile and a bound on concurrent hashes."""
 
-    __slots__ = ("_count", "_count_lock", "_dummy", "_hasher", "_profile", "_slots")
+    __slots__ = (
+        "_count",
+        "_count_lock",
+        "_dummy",
+        "_hasher",
+        "_header",
+        "_profile",
+        "_salt_b64",
+        "_slots",
+        "_tag_b64",
+    )
 
     def __init__(
         self, profile: Profile = RFC_9106_LOW_MEMORY, *, max_concurrent: int | None = None
@@ -119,6 +129,12 @@ class Hasher:
         )
         self._slots = threading.BoundedSemaphore(bound)
         self._dummy = self._hasher.hash("credflow dummy password")
+        self._header = (
+            f"$argon2id$v={argon2.low_level.ARGON2_VERSION}$m={profile.memory_cost},"
+            f"t={profile.time_cost},p={profile.parallelism}"
+        )
+        self._salt_b64 = _b64_length(profile.salt_len)
+        self._tag_b64 = _b64_length(profile.hash_len)
         self._count = 0
         self._count_lock = threading.Lock()
 
@@ -183,10 +199,19 @@ class Hasher:
         return self.verify(phc, normalize_answer(answer))
 
     def _needs_rehash(self, phc: str) -> bool:
-        try:
-            return self._hasher.check_needs_rehash(phc)
-        except InvalidHashError:
-            return True
+        """Whether ``phc`` was made with other parameters than the profile's.
+
+        A plain comparison of the PHC header and the salt and tag lengths: the same answer as
+        argon2-cffi's ``check_needs_rehash`` without parsing the string on every login.
+        """
+        head, _, tail = phc.rpartition("$")
+        head, _, salt = head.rpartition("$")
+        return head != self._header or len(salt) != self._salt_b64 or len(tail) != self._tag_b64
+
+
+def _b64_length(size: int) -> int:
+    """The length of ``size`` bytes in unpadded base64, as in a PHC string."""
+    return (size * 4 + 2) // 3
 
 
 def too_long(password: str) -> bool:

@@ -18,8 +18,11 @@ import contextlib
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.url_safe import URLSafeSerializerMixin
 
 from credflow.audit import Audit
 from credflow.clock import Clock
@@ -31,6 +34,15 @@ from credflow.storage.records import Account, AccountStatus, FlowRecord
 from credflow.tokens import canonical, nonce_hash
 
 __all__ = ["SessionService"]
+
+
+class _PlainSerializer(URLSafeSerializer):
+    """URL-safe, without the zlib attempt: session payloads are short, and compressing them on
+    every login cost more than the signature."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))
+
 
 KIND = "session"
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -45,7 +57,7 @@ class SessionService:
         self._settings = settings
         self._clock = clock
         self._audit = audit
-        self._serializer = URLSafeSerializer(
+        self._serializer = _PlainSerializer(
             [*fallbacks, key],
             salt="credflow.session",
             signer_kwargs={"digest_method": hashlib.sha256},

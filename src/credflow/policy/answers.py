@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -129,12 +130,7 @@ class AnswerPolicy:
             if enabled:
                 checks.append((code, params, None if over else verdict))
         results = tuple(
-            RuleResult(
-                code,
-                _status(verdict),
-                MappingProxyType(params),
-                catalogue.render("answer." + code.removeprefix("answer_"), loc, params),
-            )
+            _result(catalogue, loc, code, tuple(params.items()), _status(verdict))
             for code, params, verdict in checks
         )
         return PolicyReport(results, loc)
@@ -179,6 +175,21 @@ def _contains_words(text: str, words: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
 
 
+@lru_cache(maxsize=512)
+def _result(
+    catalogue: Messages,
+    loc: str,
+    code: str,
+    params: tuple[tuple[str, Any], ...],
+    status: RuleStatus,
+) -> RuleResult:
+    """A ready-made, immutable result: rendering each message once per catalogue and locale."""
+    values = dict(params)
+    message = catalogue.render("answer." + code.removeprefix("answer_"), loc, values)
+    return RuleResult(code, status, MappingProxyType(values), message)
+
+
+@lru_cache(maxsize=1024)
 def _identity_keys(identifier: str | None, email: str | None) -> frozenset[str]:
     keys: set[str] = set()
     for value in (identifier, email):
