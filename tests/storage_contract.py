@@ -210,7 +210,7 @@ class StorageContract:
             version=7,
             locked_until=T0 + timedelta(minutes=5, microseconds=1),
             lockouts=2,
-            sessions_valid_after=T0 - timedelta(microseconds=11),
+            session_epoch=4,
             updated_at=T0 + timedelta(seconds=1),
         )
         storage.create_account(account)
@@ -384,7 +384,7 @@ class StorageContract:
             credential_version=9,
             locked_until=T0,
             lockouts=3,
-            sessions_valid_after=T0 + timedelta(hours=2),
+            session_epoch=7,
             created_at=T0 - timedelta(days=1),
             updated_at=T0 + timedelta(days=1),
         )
@@ -930,7 +930,6 @@ class StorageContract:
                 created_at=instant,
                 updated_at=later,
                 locked_until=instant,
-                sessions_valid_after=instant,
             )
         )
         storage.set_password(make_credential(hash_="h1", set_at=later))
@@ -945,7 +944,6 @@ class StorageContract:
         values = [
             storage.get_account("acc-1").created_at,  # type: ignore[union-attr]
             storage.get_account("acc-1").locked_until,  # type: ignore[union-attr]
-            storage.get_account("acc-1").sessions_valid_after,  # type: ignore[union-attr]
             storage.get_password("acc-1").set_at,  # type: ignore[union-attr]
             storage.get_question("acc-1").set_at,  # type: ignore[union-attr]
             storage.get_token(sha("t1")).created_at,  # type: ignore[union-attr]

@@ -307,7 +307,7 @@ class AccountService:
             now = self._clock.now()
             changes: dict[str, object] = {"status": status, "updated_at": now}
             if end_sessions:  # re-enabling later must not bring old sessions back
-                changes["sessions_valid_after"] = now + timedelta(microseconds=1)
+                changes["session_epoch"] = account.session_epoch + 1
             updated = self._storage.update_account(account.model_copy(update=changes))
             self._audit.record(event, account_id, previous=account.status.value)
             return updated
@@ -363,7 +363,7 @@ class AccountService:
                     account.model_copy(
                         update={
                             "required_actions": actions,
-                            "sessions_valid_after": now + timedelta(microseconds=1),
+                            "session_epoch": account.session_epoch + 1,
                             "updated_at": now,
                         }
                     )

@@ -8,8 +8,9 @@ session in both.
 
 A session is valid while: the record exists, the absolute lifetime and the idle timeout have not
 passed, the account exists and is active, its credential version is the one the session carries
-(a password change ends every older session), and it was created after the account's
-``sessions_valid_after`` (``revoke_all``).
+(a password change ends every older session), and its epoch is the account's ``session_epoch``
+(``revoke_all``, ``disable`` and ``mark_compromised`` move the epoch on: a counter, not a time, so
+a session issued right after a revocation is valid whatever the clock's resolution).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class SessionService:
                 state="active",
                 data={
                     "cv": account.credential_version,
+                    "epoch": account.session_epoch,
                     "seen": now.isoformat(),
                     "org": organisation,
                 },
@@ -124,10 +126,7 @@ class SessionService:
             or account.status is not AccountStatus.ACTIVE
             or account.credential_version != version
             or record.data.get("cv") != version
-            or (
-                account.sessions_valid_after is not None
-                and record.created_at < account.sessions_valid_after
-            )
+            or record.data.get("epoch") != account.session_epoch
         ):
             return None
         return record, account
@@ -170,8 +169,12 @@ class SessionService:
             account = self._storage.get_account(account_id)
             if account is None:
                 return
-            cutoff = self._clock.now() + timedelta(microseconds=1)
             self._storage.update_account(
-                account.model_copy(update={"sessions_valid_after": cutoff, "updated_at": cutoff})
+                account.model_copy(
+                    update={
+                        "session_epoch": account.session_epoch + 1,
+                        "updated_at": self._clock.now(),
+                    }
+                )
             )
             self._audit.record("session_revoked", account_id, scope="all")

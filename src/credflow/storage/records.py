@@ -129,7 +129,8 @@ class Account(_Record):
 
     ``credential_version`` increases on every credential change and voids older tokens and
     sessions; ``locked_until`` and ``lockouts`` hold the lock state (a lock "until unlocked"
-    uses the far future); sessions issued before ``sessions_valid_after`` are revoked.
+    uses the far future); ``session_epoch`` increases to end every session issued before
+    (``revoke_all``, ``disable``, ``mark_compromised``) without touching the credentials.
     """
 
     id: str = Field(min_length=1, max_length=64)
@@ -143,7 +144,7 @@ class Account(_Record):
     version: int = Field(default=1, ge=1)
     locked_until: Instant | None = None
     lockouts: int = Field(default=0, ge=0)
-    sessions_valid_after: Instant | None = None
+    session_epoch: int = Field(default=0, ge=0)
     created_at: Instant
     updated_at: Instant
 

@@ -74,7 +74,7 @@ accounts = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("locked_until", sa.BigInteger),
     sa.Column("lockouts", sa.Integer, nullable=False, default=0),
-    sa.Column("sessions_valid_after", sa.BigInteger),
+    sa.Column("session_epoch", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
     sa.Index("credflow_accounts_identifier_key", "identifier_key", unique=True),
@@ -634,7 +634,7 @@ def _account_row(account: Account) -> dict[str, Any]:
         "version": account.version,
         "locked_until": _us_or_none(account.locked_until),
         "lockouts": account.lockouts,
-        "sessions_valid_after": _us_or_none(account.sessions_valid_after),
+        "session_epoch": account.session_epoch,
         "created_at": _us(account.created_at),
         "updated_at": _us(account.updated_at),
     }
@@ -654,7 +654,7 @@ def _account(row: Any) -> Account:
         version=row.version,
         locked_until=_dt_or_none(row.locked_until),
         lockouts=row.lockouts,
-        sessions_valid_after=_dt_or_none(row.sessions_valid_after),
+        session_epoch=row.session_epoch,
         created_at=_dt(row.created_at),
         updated_at=_dt(row.updated_at),
     )
