@@ -1,0 +1,95 @@
+"""Human checks before recovery and reminder requests (ASP's "9 + 0 = ?").
+
+``HumanCheck`` is the port: ``challenge(locale)`` gives a prompt and an opaque token, ``verify``
+says whether an answer to that token is right. The built-in ``ArithmeticCheck`` is stateless: the
+token is an ``itsdangerous`` signature (HMAC-SHA-256, its own salt) over the two operands and a
+random nonce; it expires (5 minutes by default) and works once, the nonce being claimed through an
+atomic storage counter. A host app plugs a real captcha in by implementing the protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from credflow.clock import Clock
+from credflow.storage.protocols import Storage
+from credflow.tokens import canonical, nonce_hash
+
+__all__ = ["ArithmeticCheck", "Challenge", "HumanCheck"]
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What the form shows (``prompt``) and sends back with the answer (``token``)."""
+
+    prompt: str
+    token: str = field(repr=False)
+
+
+@runtime_checkable
+class HumanCheck(Protocol):
+    """Tells people from scripts, well enough to slow down automated recovery requests."""
+
+    def challenge(self, locale: str = "fr") -> Challenge:
+        """A new challenge to show."""
+        ...
+
+    def verify(self, token: str, answer: str) -> bool:
+        """True when ``answer`` solves the challenge behind ``token`` (at most once)."""
+        ...
+
+
+class ArithmeticCheck:
+    """ "a + b = ?" with small numbers, signed, expiring, single use."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        *,
+        secret_key: bytes,
+        fallback_keys: tuple[bytes, ...] = (),
+        lifetime: int = 300,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._lifetime = lifetime
+
+        class ClockSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock.now().timestamp())
+
+        self._serializer = URLSafeTimedSerializer(
+            [*fallback_keys, secret_key],
+            salt="credflow.human_check",
+            signer=ClockSigner,
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+
+    def __repr__(self) -> str:
+        return f"ArithmeticCheck(lifetime={self._lifetime})"
+
+    def challenge(self, locale: str = "fr") -> Challenge:
+        left, right = secrets.randbelow(10), secrets.randbelow(10)
+        token = self._serializer.dumps([left, right, secrets.token_urlsafe(16)])
+        return Challenge(f"{left} + {right} = ?", token)
+
+    def verify(self, token: str, answer: str) -> bool:
+        if not canonical(token) or not isinstance(answer, str):
+            return False
+        try:
+            left, right, nonce = self._serializer.loads(token, max_age=self._lifetime)
+        except SignatureExpired:
+            return False
+        except (BadData, TypeError, ValueError):
+            return False
+        text = answer.strip()
+        if not text.isascii() or not text.isdigit() or int(text) != left + right:
+            return False
+        # Single use: the first verification claims the nonce; replays find the counter taken.
+        return self._storage.increment_counter("human:" + nonce_hash(nonce), self._clock.now()) == 1
