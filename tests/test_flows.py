@@ -18,6 +18,7 @@ from credflow.flows.lockout import LockoutEvent, LockoutFacts, LockoutState
 from credflow.flows.login import LoginEvent, LoginFacts, LoginState
 from credflow.flows.machine import Machine, Transition
 from credflow.flows.password_change import PasswordChangeFacts, PasswordChangeState
+from credflow.flows.recovery import RecoveryEvent, RecoveryFacts, RecoveryState
 from credflow.storage.records import RequiredAction as A
 
 FE, FS = FirstLoginEvent, FirstLoginState
@@ -53,7 +54,13 @@ password_facts = st.builds(
     policy_ok=st.booleans(),
     differs=st.booleans(),
 )
+recovery_facts = st.builds(
+    RecoveryFacts,
+    next_step=st.sampled_from([None, "security_question", "email_link", "email_code"]),
+    attempts_left=st.integers(0, 5),
+)
 FACTS: dict[str, st.SearchStrategy[Any]] = {
+    "recovery": recovery_facts,
     "login": login_facts,
     "first_login": first_login_facts,
     "lockout": lockout_facts,
@@ -148,6 +155,85 @@ def test_locked_accounts_accept_no_failure_or_success() -> None:
                 lockout.MACHINE.next(state, event, LockoutFacts())
     with pytest.raises(InvalidTransition):
         lockout.MACHINE.next(KS.LOCKED_UNTIL_UNLOCKED, KE.WAIT_ELAPSED, LockoutFacts())
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "facts", "expected"),
+    [
+        (
+            RecoveryState.QUESTION,
+            RecoveryEvent.ANSWER_RIGHT,
+            RecoveryFacts(None),
+            RecoveryState.NEW_PASSWORD,
+        ),
+        (
+            RecoveryState.QUESTION,
+            RecoveryEvent.ANSWER_RIGHT,
+            RecoveryFacts("email_link"),
+            RecoveryState.LINK_SENT,
+        ),
+        (
+            RecoveryState.QUESTION,
+            RecoveryEvent.ANSWER_WRONG,
+            RecoveryFacts(None, 2),
+            RecoveryState.QUESTION,
+        ),
+        (
+            RecoveryState.QUESTION,
+            RecoveryEvent.ANSWER_WRONG,
+            RecoveryFacts(None, 0),
+            RecoveryState.FAILED,
+        ),
+        (
+            RecoveryState.QUESTION,
+            RecoveryEvent.NO_QUESTION,
+            RecoveryFacts(),
+            RecoveryState.SUPPORT_REQUIRED,
+        ),
+        (
+            RecoveryState.LINK_SENT,
+            RecoveryEvent.LINK_OPENED,
+            RecoveryFacts("security_question"),
+            RecoveryState.QUESTION,
+        ),
+        (
+            RecoveryState.LINK_SENT,
+            RecoveryEvent.LINK_OPENED,
+            RecoveryFacts(None),
+            RecoveryState.NEW_PASSWORD,
+        ),
+        (
+            RecoveryState.CODE_SENT,
+            RecoveryEvent.CODE_WRONG,
+            RecoveryFacts(None, 0),
+            RecoveryState.FAILED,
+        ),
+        (
+            RecoveryState.CODE_SENT,
+            RecoveryEvent.CODE_RIGHT,
+            RecoveryFacts(None),
+            RecoveryState.NEW_PASSWORD,
+        ),
+        (
+            RecoveryState.NEW_PASSWORD,
+            RecoveryEvent.PASSWORD_SET,
+            RecoveryFacts(),
+            RecoveryState.COMPLETED,
+        ),
+        (RecoveryState.NEW_PASSWORD, RecoveryEvent.EXPIRE, RecoveryFacts(), RecoveryState.EXPIRED),
+    ],
+)
+def test_recovery_table(
+    state: RecoveryState, event: RecoveryEvent, facts: RecoveryFacts, expected: RecoveryState
+) -> None:
+    assert flows.MACHINES["recovery"].next(state, event, facts) is expected
+
+
+def test_password_is_set_only_from_the_new_password_state() -> None:
+    machine = flows.MACHINES["recovery"]
+    for state in RecoveryState:
+        if state is not RecoveryState.NEW_PASSWORD:
+            assert not machine.accepts(state, RecoveryEvent.PASSWORD_SET)
 
 
 def test_password_change_table() -> None:

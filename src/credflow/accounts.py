@@ -22,6 +22,7 @@ from credflow.hashing import Hasher
 from credflow.lockout import LockoutService, counter_key
 from credflow.notify import Message, Notifier
 from credflow.policy import MinLength, PasswordPolicy, Special
+from credflow.recovery import RecoveryService
 from credflow.settings import Settings
 from credflow.storage.protocols import Storage
 from credflow.storage.records import (
@@ -123,7 +124,9 @@ class AccountService:
         clock: Clock,
         audit: Audit,
         lockout: LockoutService,
+        recovery: RecoveryService,
     ) -> None:
+        self._recovery = recovery
         self._lockout = lockout
         self._storage = storage
         self._settings = settings
@@ -399,6 +402,23 @@ class AccountService:
             self._audit.record("temporary_password_set", account_id)
             self._mail_temporary(updated, password, locale)
         return password
+
+    def send_password_setup(
+        self,
+        account_ids: Sequence[str],
+        *,
+        require_question: bool = False,
+        locale: str | None = None,
+    ) -> int:
+        """Mail each account a single-use link to set a new password and void its old
+        credentials at once (DEFI's migration; support after ASP's "no question").
+
+        ``require_question`` also makes the next login ask for a security question. All or
+        nothing: an unknown id raises UnknownAccount and changes nothing.
+        """
+        return self._recovery.send_password_setup(
+            account_ids, require_question=require_question, locale=locale
+        )
 
     def delete(self, account_id: str) -> str:
         """Remove the account and its personal data; audit events stay under a pseudonym.

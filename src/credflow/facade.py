@@ -15,6 +15,7 @@ from credflow.clock import Clock, SystemClock
 from credflow.errors import ConfigurationError
 from credflow.first_login import FirstLoginService
 from credflow.hashing import Hasher
+from credflow.humancheck import ArithmeticCheck, HumanCheck
 from credflow.lockout import LockoutService
 from credflow.login import LoginService, MfaCheck
 from credflow.messages import DEFAULT_MESSAGES, Messages
@@ -22,6 +23,7 @@ from credflow.notify import Notifier, Outbox
 from credflow.passwords import PasswordService
 from credflow.policy import PasswordPolicy
 from credflow.questions import QuestionService
+from credflow.recovery import RecoveryService
 from credflow.results import LoginResult, StepResult
 from credflow.sessions import SessionService
 from credflow.settings import Settings
@@ -44,9 +46,11 @@ class Credflow:
         hasher: Hasher | None = None,
         messages: Messages | None = None,
         second_factor: MfaCheck | None = None,
+        human_check: HumanCheck | None = None,
     ) -> None:
         """Wire the services. ``second_factor(account)`` tells whether an account has a second
-        factor; until ``cf.mfa`` exists, a host app can plug its own check here."""
+        factor; until ``cf.mfa`` exists, a host app can plug its own check here.
+        ``human_check`` defaults to the signed arithmetic check (ASP's "9 + 0 = ?")."""
         if not isinstance(settings, Settings):
             raise ConfigurationError("settings must be a credflow.Settings", field="settings")
         if not isinstance(storage, Storage):
@@ -70,9 +74,6 @@ class Credflow:
             storage, settings, self.clock, self.audit, self.tokens, self.notifier
         )
         self.sessions = SessionService(storage, settings, self.clock, self.audit)
-        self.accounts = AccountService(
-            storage, settings, self.hasher, self.notifier, self.clock, self.audit, self.lockout
-        )
         self.passwords = PasswordService(
             storage,
             settings,
@@ -107,6 +108,35 @@ class Credflow:
             self.sessions,
             self.messages,
             self._login,
+        )
+        key, fallbacks = settings.signing_keys
+        self.human_check: HumanCheck = human_check or ArithmeticCheck(
+            storage, self.clock, secret_key=key, fallback_keys=fallbacks
+        )
+        self.recovery = RecoveryService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.tokens,
+            self.passwords,
+            self.lockout,
+            self.sessions,
+            self.notifier,
+            self.messages,
+            self.human_check,
+            self._login,
+        )
+        self.accounts = AccountService(
+            storage,
+            settings,
+            self.hasher,
+            self.notifier,
+            self.clock,
+            self.audit,
+            self.lockout,
+            self.recovery,
         )
         self.questions = QuestionService(
             storage,

@@ -30,6 +30,7 @@ __all__ = [
     "RFC_9106_HIGH_MEMORY",
     "RFC_9106_LOW_MEMORY",
     "TESTING",
+    "UNUSABLE",
     "Hasher",
     "Profile",
     "Verification",
@@ -60,6 +61,9 @@ class Profile:
         need = floors.get(self.time_cost, 7 * 1024) if self.time_cost >= 1 else None
         return need is not None and self.memory_cost >= need
 
+
+UNUSABLE = "!unusable"
+"""A stored "hash" no password matches: credentials voided until a new password is set."""
 
 RFC_9106_LOW_MEMORY = Profile("RFC_9106_LOW_MEMORY", time_cost=3, memory_cost=65536, parallelism=4)
 """RFC 9106 §4, second recommended option; argon2-cffi's default. credflow's default."""
@@ -168,8 +172,11 @@ class Hasher:
             return self._hasher.hash(normal)
 
     def verify(self, phc: str, password: str) -> Verification:
-        """Check ``password`` against ``phc``; a malformed hash is a mismatch, not a crash."""
+        """Check ``password`` against ``phc``; a malformed or unusable hash is a mismatch, not a
+        crash, and still costs a full verify (so it cannot be told from a wrong password)."""
         normal = _prepare(password)
+        if not phc.startswith("$argon2"):
+            return self.dummy_verify(normal)
         with self._slots:
             self._counted()
             try:

@@ -21,7 +21,7 @@ from credflow.flows.password_change import (
     PasswordChangeFacts,
     PasswordChangeState,
 )
-from credflow.hashing import Hasher, too_long
+from credflow.hashing import UNUSABLE, Hasher, too_long
 from credflow.lockout import LockoutService
 from credflow.messages import Messages
 from credflow.notify import Message, Notifier
@@ -154,6 +154,11 @@ class PasswordService:
                 )
             )
         return updated
+
+    def unusable(self, account_id: str) -> PasswordCredential:
+        """A credential no password matches (``hashing.UNUSABLE``): the old password stops
+        working at once, without costing a hash, until a new one is set."""
+        return PasswordCredential(account_id=account_id, hash=UNUSABLE, set_at=self._clock.now())
 
     def temporary_expired(self, credential: PasswordCredential) -> bool:
         """True when a temporary password is past its expiry."""

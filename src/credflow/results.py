@@ -13,7 +13,15 @@ from enum import StrEnum
 from credflow.policy.report import RuleResult
 from credflow.storage.records import RequiredAction
 
-__all__ = ["LoginResult", "LoginStatus", "Session", "StepResult", "StepStatus"]
+__all__ = [
+    "LoginResult",
+    "LoginStatus",
+    "RecoveryResult",
+    "RecoveryStatus",
+    "Session",
+    "StepResult",
+    "StepStatus",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,4 +93,42 @@ class StepResult:
             StepStatus.COMPLETED,
             StepStatus.MFA_REQUIRED,
             StepStatus.REAUTHENTICATE,
+        )
+
+
+class RecoveryStatus(StrEnum):
+    """The outcome of a recovery or reminder call."""
+
+    NEXT = "next"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    FAILED = "failed"
+    SUPPORT_REQUIRED = "support_required"
+    MFA_REQUIRED = "mfa_required"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryResult:
+    """What to show next. ``step`` names the page (``question``, ``link_sent``, ``code_sent``,
+    ``new_password``); ``question`` is the text to ask (real or decoy: the caller cannot tell,
+    and neither can the person); ``flow`` is the handle for the next call."""
+
+    status: RecoveryStatus
+    code: str
+    message: str
+    step: str | None = None
+    question: str | None = None
+    flow: str | None = field(default=None, repr=False)
+    session: Session | None = None
+    failures: tuple[RuleResult, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the call moved the recovery forward."""
+        return self.status in (
+            RecoveryStatus.NEXT,
+            RecoveryStatus.COMPLETED,
+            RecoveryStatus.MFA_REQUIRED,
         )

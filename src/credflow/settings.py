@@ -12,8 +12,9 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -32,7 +33,7 @@ from credflow.hashing import RFC_9106_LOW_MEMORY, TESTING, Profile
 from credflow.policy import AnswerPolicy, PasswordPolicy, presets
 from credflow.storage.records import RequiredAction
 
-__all__ = ["Lifetimes", "LockoutSettings", "Settings"]
+__all__ = ["Lifetimes", "LockoutSettings", "RecoverySettings", "RecoveryStep", "Settings"]
 
 MIN_KEY_BYTES = 32
 
@@ -88,6 +89,83 @@ class LockoutSettings(BaseModel):
         return min(self.base_wait * (1 << doublings), self.max_wait)
 
 
+class RecoveryStep(StrEnum):
+    """One step of a recovery or reminder, in the order the settings list them."""
+
+    HUMAN_CHECK = "human_check"
+    SECURITY_QUESTION = "security_question"
+    EMAIL_LINK = "email_link"
+    EMAIL_CODE = "email_code"
+
+
+_EMAIL_STEPS = (RecoveryStep.EMAIL_LINK, RecoveryStep.EMAIL_CODE)
+DECOY_QUESTIONS = (
+    "Quel est le nom de votre premier animal de compagnie ?",
+    "Dans quelle ville êtes-vous né(e) ?",
+    "Quel est le nom de jeune fille de votre mère ?",
+    "Quel était le nom de votre école primaire ?",
+    "Quelle est votre couleur préférée ?",
+    "Quel est le prénom de votre meilleur(e) ami(e) d'enfance ?",
+    "Quel est le titre de votre livre préféré ?",
+    "Quelle était la marque de votre première voiture ?",
+)
+
+
+class RecoverySettings(BaseModel):
+    """How a forgotten password or identifier is recovered.
+
+    ``steps`` is ordered: Sigma asks the question only; ASP checks a human, asks the question,
+    then mails a link; Sage mails a link; the recommended order is the link, then the question.
+    A human check may only come first. ``start_from`` says what the person types first.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: tuple[RecoveryStep, ...] = (RecoveryStep.EMAIL_LINK,)
+    start_from: Literal["identifier", "email"] = "identifier"
+    reminder_steps: tuple[RecoveryStep, ...] = (RecoveryStep.HUMAN_CHECK,)
+    max_answer_attempts: int = Field(default=3, ge=1, le=10)
+    answer_lock_threshold: int = Field(default=5, ge=1, le=100)
+    answer_lock_window: int = Field(default=3_600, ge=60, le=30 * 86_400)
+    rate_limit: int = Field(default=5, ge=1, le=100)
+    rate_window: int = Field(default=900, ge=60, le=86_400)
+    code_digits: int = Field(default=6, ge=6, le=8)
+    code_lifetime: int = Field(default=600, ge=60, le=600)
+    code_attempts: int = Field(default=5, ge=1, le=5)
+    notify_unknown_recipients: bool = False
+    login_after_reset: bool = False
+    decoy_questions: tuple[str, ...] = Field(default=DECOY_QUESTIONS, min_length=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RecoverySettings:
+        for name, steps in (("steps", self.steps), ("reminder_steps", self.reminder_steps)):
+            if len(set(steps)) != len(steps):
+                raise ValueError(f"{name}: a step appears twice")
+            if RecoveryStep.HUMAN_CHECK in steps[1:]:
+                raise ValueError(f"{name}: human_check can only come first")
+        proving = [s for s in self.steps if s is not RecoveryStep.HUMAN_CHECK]
+        if not proving:
+            raise ValueError(
+                "steps: give at least one of security_question, email_link, email_code"
+            )
+        if len([s for s in proving if s in _EMAIL_STEPS]) > 1:
+            raise ValueError("steps: use email_link or email_code, not both")
+        if self.start_from == "email" and proving[0] is not RecoveryStep.EMAIL_LINK:
+            raise ValueError("start_from='email' needs email_link as the first step")
+        if any(s in _EMAIL_STEPS for s in self.reminder_steps):
+            raise ValueError("reminder_steps: only human_check and security_question")
+        return self
+
+    def question_before_possession(self) -> bool:
+        """True when a security question is asked before any proof of mailbox possession."""
+        for step in self.steps:
+            if step in _EMAIL_STEPS:
+                return False
+            if step is RecoveryStep.SECURITY_QUESTION:
+                return True
+        return False
+
+
 class Settings(BaseModel):
     """Every choice credflow makes, in one frozen, validated object."""
 
@@ -102,6 +180,7 @@ class Settings(BaseModel):
     hash_concurrency: int | None = Field(default=None, ge=1, le=1024)
     lifetimes: Lifetimes = Field(default_factory=Lifetimes)
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     first_login_actions: tuple[RequiredAction, ...] = (RequiredAction.CHANGE_PASSWORD,)
     security_questions: bool = False
     question_choices: tuple[str, ...] = ()
@@ -153,6 +232,15 @@ class Settings(BaseModel):
                 "security questions are not allowed by NIST/ASVS; pass "
                 "allow_knowledge_based=True to enable them anyway",
                 field="security_questions",
+            )
+        uses_questions = RecoveryStep.SECURITY_QUESTION in (
+            *self.recovery.steps,
+            *self.recovery.reminder_steps,
+        )
+        if uses_questions and not self.security_questions:
+            raise ConfigurationError(
+                "recovery asks a security question but security_questions is off",
+                field="recovery.steps",
             )
         if self.hashing is not TESTING and not self.hashing.meets_floor():
             raise InsecureConfiguration(
@@ -286,6 +374,19 @@ class Settings(BaseModel):
                     requirements=("SQ-04", "SQ-08"),
                     standards=("NIST SP 800-63B-3 §5.1.1.2", "OWASP ASVS 5.0 6.4.2"),
                     summary="Security questions (knowledge-based answers) are enabled.",
+                )
+            )
+        if self.recovery.question_before_possession():
+            found.append(
+                Deviation(
+                    code="question_before_possession",
+                    subject="recovery.steps",
+                    requirements=("SQ-04",),
+                    standards=("OWASP Forgot Password CS", "OWASP ASVS 5.0 6.4.2"),
+                    summary=(
+                        "The security question comes before any proof of mailbox possession "
+                        "(the only factor when no email step follows)."
+                    ),
                 )
             )
         if self.lifetimes.recovery_link > 600:

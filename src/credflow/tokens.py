@@ -209,6 +209,11 @@ class TokenService:
             return Redemption(TokenOutcome.INVALID)
         return Redemption(TokenOutcome.VALID, account_id)
 
+    def sign_only(self, purpose: str) -> None:
+        """Sign a throwaway payload: the same work as ``issue`` for a request that must not
+        reveal, by its duration, that no account was found."""
+        self._serializer(purpose).dumps(["-", secrets.token_urlsafe(32)])
+
     def expired_outstanding(self, token: str, purpose: str) -> str | None:
         """The account of a genuine token that expired while still unused (the one a resend may
         replace), or None for any other token: valid, used, voided, forged or unknown."""

@@ -6,7 +6,7 @@ checks that the embedded copies are current.
 
 from __future__ import annotations
 
-from credflow.flows import first_login, lockout, login, password_change
+from credflow.flows import first_login, lockout, login, password_change, recovery
 from credflow.flows.machine import AnyMachine, Machine, Transition
 
 __all__ = ["MACHINES", "Machine", "Transition", "diagram"]
@@ -16,6 +16,7 @@ MACHINES: dict[str, AnyMachine] = {
     "first_login": first_login.MACHINE,
     "password_change": password_change.MACHINE,
     "lockout": lockout.MACHINE,
+    "recovery": recovery.MACHINE,
 }
 
 

@@ -106,4 +106,40 @@ CATALOG: dict[str, str | Plural] = {
     "unlock.invalid": "This unlock link is not valid.",
     "unlock.resent": "If your account is locked, a new link has just been sent to you.",
     "unlock.expired": "This unlock link has expired.",
+    "recovery.human_check_failed": "The result of the sum is wrong. Please try again.",
+    "recovery.question": "Confirm who you are by answering your security question.",
+    "recovery.answer_wrong": Plural(
+        "attempts",
+        "Wrong answer. You have {attempts} try left.",
+        "Wrong answer. You have {attempts} tries left.",
+    ),
+    "recovery.failed": "Too many tries. Please start again later.",
+    "recovery.link_sent": Plural(
+        "minutes",
+        "If your details are right, you will receive an email to reset your password. The link "
+        "is valid for {minutes} minute.",
+        "If your details are right, you will receive an email to reset your password. The link "
+        "is valid for {minutes} minutes.",
+    ),
+    "recovery.code_sent": "If your details are right, a code has just been sent to you.",
+    "recovery.code_wrong": Plural(
+        "attempts",
+        "Wrong code. You have {attempts} try left.",
+        "Wrong code. You have {attempts} tries left.",
+    ),
+    "recovery.new_password": "Choose your new password.",
+    "recovery.completed": "Your password has been changed.",
+    "recovery.link_invalid": "This link is not valid.",
+    "recovery.link_expired": Plural(
+        "minutes",
+        "This link has expired. You can ask for a new link, valid for {minutes} minute.",
+        "This link has expired. You can ask for a new link, valid for {minutes} minutes.",
+    ),
+    "recovery.link_resent": "If this link was yours, a new link has just been sent to you.",
+    "recovery.support_required": (
+        "No security question is set for this account. Please contact support."
+    ),
+    "recovery.invalid": "This request is no longer valid. Please start again.",
+    "recovery.expired": "Time ran out. Please start again.",
+    "reminder.sent": "If this address is known, you will receive an email with your identifier(s).",
 }

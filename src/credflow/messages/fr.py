@@ -122,4 +122,45 @@ CATALOG: dict[str, str | Plural] = {
     "unlock.invalid": "Ce lien de déblocage n'est pas valide.",
     "unlock.resent": "Si votre compte est bloqué, un nouveau lien vient de vous être envoyé.",
     "unlock.expired": "Ce lien de déblocage a expiré.",
+    "recovery.human_check_failed": "Le résultat de l'opération est incorrect. Veuillez réessayer.",
+    "recovery.question": "Vérifiez votre identité en répondant à la question de sécurité.",
+    "recovery.answer_wrong": Plural(
+        "attempts",
+        "Réponse incorrecte. Il vous reste {attempts} essai.",
+        "Réponse incorrecte. Il vous reste {attempts} essais.",
+    ),
+    "recovery.failed": "Trop d'essais. Veuillez recommencer plus tard.",
+    "recovery.link_sent": Plural(
+        "minutes",
+        "Si vos informations sont correctes, vous allez recevoir un courriel de "
+        "réinitialisation de votre mot de passe. Ce lien a une durée de validité de "
+        "{minutes} minute.",
+        "Si vos informations sont correctes, vous allez recevoir un courriel de "
+        "réinitialisation de votre mot de passe. Ce lien a une durée de validité de "
+        "{minutes} minutes.",
+    ),
+    "recovery.code_sent": "Si vos informations sont correctes, un code vient de vous être envoyé.",
+    "recovery.code_wrong": Plural(
+        "attempts",
+        "Code incorrect. Il vous reste {attempts} essai.",
+        "Code incorrect. Il vous reste {attempts} essais.",
+    ),
+    "recovery.new_password": "Choisissez votre nouveau mot de passe.",
+    "recovery.completed": "Votre mot de passe a été modifié.",
+    "recovery.link_invalid": "Ce lien n'est pas valide.",
+    "recovery.link_expired": Plural(
+        "minutes",
+        "Ce lien a expiré. Vous pouvez demander un nouveau lien, valable {minutes} minute.",
+        "Ce lien a expiré. Vous pouvez demander un nouveau lien, valable {minutes} minutes.",
+    ),
+    "recovery.link_resent": "Si ce lien était le vôtre, un nouveau lien vient de vous être envoyé.",
+    "recovery.support_required": (
+        "Aucune question secrète n'est enregistrée pour ce compte. Veuillez contacter l'assistance."
+    ),
+    "recovery.invalid": "Cette demande n'est plus valide. Veuillez recommencer.",
+    "recovery.expired": "Le délai est dépassé. Veuillez recommencer.",
+    "reminder.sent": (
+        "Si cette adresse est connue, vous allez recevoir un courriel avec votre ou vos "
+        "identifiants."
+    ),
 }

@@ -1,0 +1,783 @@
+"""``cf.recovery``: forgotten passwords and identifiers, by the steps the settings list.
+
+Nothing here tells whether an account exists. An unknown identifier (or a disabled account, or a
+request over the rate limit) walks the same steps as a real one: it gets the same pages and
+messages, a decoy question derived from the identifier with an HMAC under the secret key (so a
+second try shows the same one), a "code sent" page with no code behind it, and the same work (one
+argon2 verify per answer, a signature per link). Only real accounts receive mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from credflow.audit import Audit
+from credflow.clock import Clock
+from credflow.errors import ConcurrentUpdate, InvalidInput, UnknownAccount
+from credflow.flows import recovery as machine
+from credflow.flows.recovery import RecoveryEvent, RecoveryFacts, RecoveryState
+from credflow.hashing import Hasher
+from credflow.humancheck import HumanCheck
+from credflow.lockout import LockoutService
+from credflow.login import LoginService, new_handle
+from credflow.messages import Messages
+from credflow.notify import Message, Notifier
+from credflow.passwords import PasswordService
+from credflow.policy.answers import normalize_answer
+from credflow.policy.report import RuleResult
+from credflow.results import RecoveryResult, RecoveryStatus, Session
+from credflow.sessions import SessionService
+from credflow.settings import RecoveryStep, Settings
+from credflow.storage.protocols import Storage
+from credflow.storage.records import (
+    Account,
+    AccountStatus,
+    FlowRecord,
+    RequiredAction,
+    check_email,
+    check_identifier,
+    email_key,
+    identifier_key,
+)
+from credflow.tokens import TokenOutcome, TokenService, nonce_hash
+
+__all__ = ["RecoveryService"]
+
+RECOVERY = "recovery"
+REMINDER = "reminder"
+_MAX_ANSWER = 128
+_STEP_STATE = {
+    RecoveryStep.SECURITY_QUESTION: RecoveryState.QUESTION,
+    RecoveryStep.EMAIL_LINK: RecoveryState.LINK_SENT,
+    RecoveryStep.EMAIL_CODE: RecoveryState.CODE_SENT,
+}
+
+
+class RecoveryService:
+    """Password recovery, identifier reminders and the links that set a new password."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        hasher: Hasher,
+        clock: Clock,
+        audit: Audit,
+        tokens: TokenService,
+        passwords: PasswordService,
+        lockout: LockoutService,
+        sessions: SessionService,
+        notifier: Notifier,
+        messages: Messages,
+        human_check: HumanCheck,
+        login: LoginService,
+    ) -> None:
+        self._storage = storage
+        self._settings = settings
+        self._config = settings.recovery
+        self._hasher = hasher
+        self._clock = clock
+        self._audit = audit
+        self._tokens = tokens
+        self._passwords = passwords
+        self._lockout = lockout
+        self._sessions = sessions
+        self._notifier = notifier
+        self._messages = messages
+        self._human = human_check
+        self._login = login
+        self._key = settings.signing_keys[0]
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def start(
+        self,
+        value: str,
+        *,
+        challenge: str | None = None,
+        answer: str | None = None,
+        locale: str | None = None,
+    ) -> RecoveryResult:
+        """Begin a recovery from an identifier (or an email, per ``start_from``).
+
+        With a ``human_check`` step, ``challenge`` and ``answer`` must solve it first.
+        """
+        lang = self._messages.resolve(locale or self._settings.locale)
+        if not isinstance(value, str):
+            raise TypeError("the identifier or email must be a str")
+        steps = list(self._config.steps)
+        if steps[0] is RecoveryStep.HUMAN_CHECK:
+            if not self._human_ok(challenge, answer):
+                return self._result(RecoveryStatus.REFUSED, "recovery.human_check_failed", lang)
+            steps = steps[1:]
+        by_email = self._config.start_from == "email"
+        key = self._email_key(value) if by_email else self._identifier_key(value)
+        with self._storage.transaction():
+            allowed = self._within_rate(f"recovery:{key}")
+            accounts = self._accounts(key, by_email) if allowed else []
+            first, rest = steps[0], steps[1:]
+            if first is RecoveryStep.EMAIL_LINK:
+                self._send_links(accounts, value if by_email else None, lang)
+                self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
+                return self._link_sent(lang)
+            account = accounts[0] if accounts else None
+            self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
+            return self._open_step(first, rest, account, key, RECOVERY, lang)
+
+    def remind_identifier(
+        self,
+        email: str,
+        *,
+        challenge: str | None = None,
+        answer: str | None = None,
+        locale: str | None = None,
+    ) -> RecoveryResult:
+        """Forgotten identifier (ASP, Certigna): one mail listing every identifier of ``email``.
+
+        The answer is the same whether or not the address is known.
+        """
+        lang = self._messages.resolve(locale or self._settings.locale)
+        if not isinstance(email, str):
+            raise TypeError("email must be a str")
+        steps = list(self._config.reminder_steps)
+        if steps and steps[0] is RecoveryStep.HUMAN_CHECK:
+            if not self._human_ok(challenge, answer):
+                return self._result(RecoveryStatus.REFUSED, "recovery.human_check_failed", lang)
+            steps = steps[1:]
+        key = self._email_key(email)
+        with self._storage.transaction():
+            allowed = self._within_rate(f"recovery:{key}")
+            accounts = self._accounts(key, True) if allowed else []
+            self._audit.record("identifier_reminder_requested", _only_id(accounts))
+            if steps:  # a security question first
+                asked = next(
+                    (a for a in accounts if self._storage.get_question(a.id) is not None),
+                    accounts[0] if accounts else None,
+                )
+                return self._open_step(steps[0], [], asked, key, REMINDER, lang)
+            self._send_reminder(accounts, lang)
+        return self._result(RecoveryStatus.COMPLETED, "reminder.sent", lang)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def answer(self, flow: str, answer: str, *, locale: str | None = None) -> RecoveryResult:
+        """Answer the security question of a recovery or reminder flow."""
+        lang = self._messages.resolve(locale or self._settings.locale)
+        if not isinstance(answer, str):
+            raise TypeError("answer must be a str")
+        loaded = self._load(flow, RecoveryState.QUESTION, lang)
+        if isinstance(loaded, RecoveryResult):
+            return loaded
+        record, account = loaded
+        question = self._storage.get_question(account.id) if account is not None else None
+        real = question is not None and not self._answers_locked(account)
+        normal = normalize_answer(answer)
+        if len(normal) > _MAX_ANSWER:
+            right = False  # refused unhashed, whatever the account
+        elif real and question is not None:
+            right = self._hasher.verify(question.answer_hash, normal).ok
+        else:
+            self._hasher.dummy_verify(normal)  # the same work for a decoy
+            right = False
+        if right:
+            event, attempts = RecoveryEvent.ANSWER_RIGHT, int(record.data["attempts"])
+        else:
+            event, attempts = RecoveryEvent.ANSWER_WRONG, int(record.data["attempts"]) - 1
+        remaining = list(record.data["remaining"])
+        facts = RecoveryFacts(remaining[0] if remaining else None, attempts)
+        target = machine.MACHINE.next(RecoveryState.QUESTION, event, facts)
+        changes: dict[str, Any] = {"attempts": attempts}
+        code = None
+        if right and record.kind == RECOVERY:
+            changes, code = self._plan(record, target, remaining[1:])
+        try:
+            with self._storage.transaction():
+                self._advance(record, target, changes)
+                if not right and account is not None and question is not None:
+                    self._storage.increment_counter(self._answer_key(account.id), self._clock.now())
+                self._audit.record(
+                    "recovery_answer_" + ("right" if right else "wrong"),
+                    account.id if account is not None else None,
+                )
+                if target is RecoveryState.FAILED:
+                    return self._result(RecoveryStatus.FAILED, "recovery.failed", lang)
+                if target is RecoveryState.QUESTION:
+                    return self._result(
+                        RecoveryStatus.REFUSED,
+                        "recovery.answer_wrong",
+                        lang,
+                        {"attempts": attempts},
+                        step="question",
+                        question=record.data["question"],
+                        flow=flow,
+                    )
+                assert account is not None
+                if record.kind == REMINDER:
+                    self._storage.delete_flow(record.handle_hash)
+                    self._send_reminder(self._accounts(record.data["key"], True), lang)
+                    return self._result(RecoveryStatus.COMPLETED, "reminder.sent", lang)
+                return self._after_step(record, target, account, code, flow, lang)
+        except ConcurrentUpdate:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+
+    def submit_code(self, flow: str, code: str, *, locale: str | None = None) -> RecoveryResult:
+        """Check the mailed code (digits only, of the configured length; else InvalidInput)."""
+        lang = self._messages.resolve(locale or self._settings.locale)
+        if not isinstance(code, str):
+            raise TypeError("code must be a str")
+        text = code.strip()
+        if len(text) != self._config.code_digits or not (text.isascii() and text.isdigit()):
+            raise InvalidInput(f"must be {self._config.code_digits} digits", field="code")
+        loaded = self._load(flow, RecoveryState.CODE_SENT, lang)
+        if isinstance(loaded, RecoveryResult):
+            return loaded
+        record, account = loaded
+        if self._clock.now() > datetime.fromisoformat(record.data["code_expires"]):
+            return self._result(RecoveryStatus.EXPIRED, "recovery.expired", lang)
+        right = account is not None and hmac.compare_digest(
+            record.data["code"], self._code_hash(record.handle_hash, text)
+        )
+        attempts = int(record.data["attempts"]) - (0 if right else 1)
+        remaining = list(record.data["remaining"])
+        facts = RecoveryFacts(remaining[0] if remaining else None, attempts)
+        event = RecoveryEvent.CODE_RIGHT if right else RecoveryEvent.CODE_WRONG
+        target = machine.MACHINE.next(RecoveryState.CODE_SENT, event, facts)
+        changes: dict[str, Any] = {"attempts": attempts}
+        new_code = None
+        if right:
+            changes, new_code = self._plan(record, target, remaining[1:])
+            changes.setdefault("code", "")  # the used code never works again
+        try:
+            with self._storage.transaction():
+                self._advance(record, target, changes)
+                if target is RecoveryState.FAILED:
+                    return self._result(RecoveryStatus.FAILED, "recovery.failed", lang)
+                if target is RecoveryState.CODE_SENT:
+                    return self._result(
+                        RecoveryStatus.REFUSED,
+                        "recovery.code_wrong",
+                        lang,
+                        {"attempts": attempts},
+                        step="code_sent",
+                        flow=flow,
+                    )
+                assert account is not None
+                return self._after_step(record, target, account, new_code, flow, lang)
+        except ConcurrentUpdate:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+
+    def resend_code(self, flow: str, *, locale: str | None = None) -> RecoveryResult:
+        """A new code in place of the previous one (which stops working); attempts carry over."""
+        lang = self._messages.resolve(locale or self._settings.locale)
+        loaded = self._load(flow, RecoveryState.CODE_SENT, lang)
+        if isinstance(loaded, RecoveryResult):
+            return loaded
+        record, account = loaded
+        try:
+            with self._storage.transaction():
+                allowed = self._within_rate(f"recovery:{record.data['key']}")
+                code, data = self._new_code(record.handle_hash)
+                self._advance(record, RecoveryState.CODE_SENT, data)
+                if account is not None and allowed:
+                    self._mail_code(account, code, lang)
+        except ConcurrentUpdate:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        return self._result(
+            RecoveryStatus.NEXT, "recovery.code_sent", lang, step="code_sent", flow=flow
+        )
+
+    def open_link(self, token: str, *, locale: str | None = None) -> RecoveryResult:
+        """Redeem a reset link (or a password-setup link): the proof of possession.
+
+        The link works once; the steps after it continue in a new flow. An expired link says so,
+        so the page can offer ``resend_link``.
+        """
+        lang = self._messages.resolve(locale or self._settings.locale)
+        outcome = TokenOutcome.INVALID
+        for purpose in ("reset", "password_setup"):
+            with self._storage.transaction():
+                redemption = self._tokens.redeem(token, purpose)
+                if redemption.ok and redemption.account_id is not None:
+                    account = self._storage.get_account(redemption.account_id)
+                    if account is None or account.status is not AccountStatus.ACTIVE:
+                        return self._result(RecoveryStatus.INVALID, "recovery.link_invalid", lang)
+                    rest = self._after_link() if purpose == "reset" else []
+                    self._audit.record("recovery_link_opened", account.id, purpose=purpose)
+                    return self._begin_after_link(account, rest, lang)
+            if redemption.outcome is not TokenOutcome.INVALID:
+                outcome = redemption.outcome
+                break
+        if outcome is TokenOutcome.EXPIRED:
+            minutes = self._settings.lifetimes.recovery_link // 60
+            return self._result(
+                RecoveryStatus.EXPIRED, "recovery.link_expired", lang, {"minutes": minutes}
+            )
+        return self._result(RecoveryStatus.INVALID, "recovery.link_invalid", lang)
+
+    def resend_link(self, token: str, *, locale: str | None = None) -> RecoveryResult:
+        """In place of an expired, unused reset link, mail a fresh one (which voids the old).
+
+        Only the newest outstanding link counts; the answer is the same whatever happened.
+        """
+        lang = self._messages.resolve(locale or self._settings.locale)
+        account_id = self._tokens.expired_outstanding(token, "reset")
+        if account_id is not None:
+            with self._storage.transaction():
+                account = self._storage.get_account(account_id)
+                if account is not None and self._within_rate(f"recovery:resend:{account_id}"):
+                    self._send_links([account], None, lang)
+        return self._result(RecoveryStatus.NEXT, "recovery.link_resent", lang, step="link_sent")
+
+    def set_password(
+        self, flow: str, new: str, confirm: str, *, locale: str | None = None
+    ) -> RecoveryResult:
+        """The last step: the new password, through the policy, and its confirmation.
+
+        It clears any lockout, bumps the credential version (sessions and tokens die), mails
+        "your password was changed", and logs in only when ``login_after_reset`` is on, never
+        past a second factor.
+        """
+        lang = self._messages.resolve(locale or self._settings.locale)
+        loaded = self._load(flow, RecoveryState.NEW_PASSWORD, lang)
+        if isinstance(loaded, RecoveryResult):
+            return loaded
+        record, account = loaded
+        if account is None:  # cannot happen: only proven flows reach this state
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        check = self._passwords.check_new(account, new, confirm, locale=lang)
+        if not check.ok:
+            code = (
+                "password.confirmation_differs"
+                if not check.confirmed
+                else "password.policy_not_met"
+                if not check.report.ok
+                else "password.same_as_old"
+            )
+            return self._result(
+                RecoveryStatus.REFUSED,
+                code,
+                lang,
+                step="new_password",
+                flow=flow,
+                failures=check.report.failures,
+            )
+        target = machine.MACHINE.next(
+            RecoveryState.NEW_PASSWORD, RecoveryEvent.PASSWORD_SET, RecoveryFacts()
+        )
+        try:
+            with self._storage.transaction():
+                self._advance(record, target, {})
+                self._storage.delete_flow(record.handle_hash)
+                current = self._storage.get_account(account.id) or account
+                current = self._lockout.clear(current, by="reset")
+                updated = self._passwords.apply(current, new, event_by="recovery", locale=lang)
+                self._tokens.void(updated.id, "reset")
+                self._audit.record("recovery_completed", updated.id)
+        except ConcurrentUpdate:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        if not self._config.login_after_reset:
+            return self._result(RecoveryStatus.COMPLETED, "recovery.completed", lang)
+        if self._login.second_factor(updated):  # RS-13: a reset never bypasses MFA
+            handle = self._login.start_second_factor(updated)
+            return self._result(
+                RecoveryStatus.MFA_REQUIRED, "login.mfa_required", lang, flow=handle
+            )
+        session = self._sessions.issue(updated)
+        return self._result(RecoveryStatus.COMPLETED, "recovery.completed", lang, session=session)
+
+    def send_password_setup(
+        self,
+        account_ids: Sequence[str],
+        *,
+        require_question: bool = False,
+        locale: str | None = None,
+    ) -> int:
+        """Mail each account a single-use link to set a new password, voiding its old
+        credentials at once: DEFI's migration, and support's answer to ASP's "no question".
+
+        ``require_question`` also makes the next login ask for a security question. All or
+        nothing: an unknown id raises UnknownAccount and changes nothing.
+        """
+        if isinstance(account_ids, str):
+            raise InvalidInput("give a list of account ids, not one string", field="account_ids")
+        lang = self._messages.resolve(locale or self._settings.locale)
+        count = 0
+        with self._storage.transaction():
+            for account_id in account_ids:
+                account = self._storage.get_account(account_id)
+                if account is None:
+                    raise UnknownAccount(account_id)
+                self._storage.void_tokens(account.id, None, self._clock.now())
+                actions = account.required_actions
+                if require_question and RequiredAction.ENROLL_SECURITY_QUESTION not in actions:
+                    actions = (*actions, RequiredAction.ENROLL_SECURITY_QUESTION)
+                updated = self._storage.update_account(
+                    account.model_copy(
+                        update={
+                            "credential_version": account.credential_version + 1,
+                            "required_actions": actions,
+                            "updated_at": self._clock.now(),
+                        }
+                    )
+                )
+                self._storage.set_password(self._passwords.unusable(updated.id))
+                self._audit.record("password_setup_sent", updated.id, question=require_question)
+                if updated.email is not None:
+                    issued = self._tokens.issue(updated, "password_setup")
+                    self._notifier.send(
+                        Message(
+                            "password_setup_link",
+                            updated.email,
+                            lang,
+                            {
+                                "identifier": updated.identifier,
+                                "link": f"{self._settings.base_url}/reset?token={issued.token}",
+                                "expires_hours": str(self._settings.lifetimes.setup_link // 3600),
+                            },
+                            secret_params=frozenset({"link"}),
+                        )
+                    )
+                count += 1
+        return count
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _human_ok(self, challenge: str | None, answer: str | None) -> bool:
+        return (
+            challenge is not None and answer is not None and self._human.verify(challenge, answer)
+        )
+
+    @staticmethod
+    def _identifier_key(value: str) -> str:
+        try:
+            return identifier_key(check_identifier(value))
+        except ValueError:
+            return ""
+
+    @staticmethod
+    def _email_key(value: str) -> str:
+        try:
+            return email_key(check_email(value))
+        except ValueError:
+            return ""
+
+    def _accounts(self, key: str, by_email: bool) -> list[Account]:
+        """The active accounts behind ``key`` (an empty key matches nothing)."""
+        if not key:
+            return []
+        found = (
+            self._storage.find_accounts_by_email(key)
+            if by_email
+            else [a for a in [self._storage.find_account(key)] if a is not None]
+        )
+        return [a for a in found if a.status is AccountStatus.ACTIVE]
+
+    def _within_rate(self, key: str) -> bool:
+        """Count one request against ``key`` in the current fixed window (RS-12)."""
+        window = self._config.rate_window
+        bucket = int(self._clock.now().timestamp()) // window
+        count = self._storage.increment_counter(f"{key}:{bucket}", self._clock.now())
+        return count <= self._config.rate_limit
+
+    def _answer_key(self, account_id: str) -> str:
+        bucket = int(self._clock.now().timestamp()) // self._config.answer_lock_window
+        return f"recovery-answers:{account_id}:{bucket}"
+
+    def _answers_locked(self, account: Account | None) -> bool:
+        """Too many wrong answers for this account lately: recovery by question is blocked
+        (the login is not)."""
+        if account is None:
+            return True
+        return self._storage.get_counter(self._answer_key(account.id)) >= (
+            self._config.answer_lock_threshold
+        )
+
+    def _decoy(self, key: str) -> str:
+        """The same plausible question for the same unknown identifier, every time."""
+        digest = hmac.new(self._key, b"credflow.decoy:" + key.encode(), hashlib.sha256).digest()
+        questions = self._config.decoy_questions
+        return questions[int.from_bytes(digest[:4], "big") % len(questions)]
+
+    def _code_hash(self, handle_hash: str, code: str) -> str:
+        message = f"credflow.code:{handle_hash}:{code}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def _new_code(self, handle_hash: str) -> tuple[str, dict[str, Any]]:
+        digits = self._config.code_digits
+        code = f"{secrets.randbelow(10**digits):0{digits}d}"
+        expires = self._clock.now() + timedelta(seconds=self._config.code_lifetime)
+        return code, {
+            "code": self._code_hash(handle_hash, code),
+            "code_expires": expires.isoformat(),
+        }
+
+    def _open_step(
+        self,
+        step: RecoveryStep,
+        rest: list[RecoveryStep],
+        account: Account | None,
+        key: str,
+        kind: str,
+        lang: str,
+    ) -> RecoveryResult:
+        """Store a flow waiting at ``step`` and answer with its page."""
+        handle = new_handle()
+        digest = nonce_hash(handle)
+        question = self._storage.get_question(account.id) if account is not None else None
+        data: dict[str, Any] = {
+            "remaining": [s.value for s in rest],
+            "key": key,
+            "cv": account.credential_version if account is not None else 0,
+            "question": question.question if question is not None else self._decoy(key),
+        }
+        if step is RecoveryStep.SECURITY_QUESTION:
+            data["attempts"] = self._config.max_answer_attempts
+        else:
+            code, code_data = self._new_code(digest)
+            data.update(code_data, attempts=self._config.code_attempts)
+            if account is not None:
+                self._mail_code(account, code, lang)
+        now = self._clock.now()
+        self._storage.save_flow(
+            FlowRecord(
+                handle_hash=digest,
+                kind=kind,
+                account_id=account.id if account is not None else None,
+                state=_STEP_STATE[step].value,
+                data=data,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self._settings.lifetimes.flow),
+            )
+        )
+        if step is RecoveryStep.SECURITY_QUESTION:
+            return self._result(
+                RecoveryStatus.NEXT,
+                "recovery.question",
+                lang,
+                step="question",
+                question=data["question"],
+                flow=handle,
+            )
+        return self._result(
+            RecoveryStatus.NEXT, "recovery.code_sent", lang, step="code_sent", flow=handle
+        )
+
+    def _load(
+        self, flow: object, expected: RecoveryState, lang: str
+    ) -> tuple[FlowRecord, Account | None] | RecoveryResult:
+        if not isinstance(flow, str) or not flow:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        record = self._storage.get_flow(nonce_hash(flow))
+        if record is None or record.kind not in (RECOVERY, REMINDER):
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        if self._clock.now() > record.expires_at:
+            machine.MACHINE.next(RecoveryState(record.state), RecoveryEvent.EXPIRE, RecoveryFacts())
+            self._storage.delete_flow(record.handle_hash)
+            return self._result(RecoveryStatus.EXPIRED, "recovery.expired", lang)
+        if record.state != expected.value:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        account = None
+        if record.account_id is not None:
+            account = self._storage.get_account(record.account_id)
+            if (
+                account is None
+                or account.status is not AccountStatus.ACTIVE
+                or account.credential_version != record.data.get("cv")
+            ):
+                # Changed under the flow: from here on it behaves like an unknown account.
+                account = None
+        return record, account
+
+    def _advance(self, record: FlowRecord, target: RecoveryState, changes: dict[str, Any]) -> None:
+        """Compare-and-set the flow to ``target`` (raises ConcurrentUpdate when raced)."""
+        self._storage.advance_flow(
+            record.model_copy(update={"state": target.value, "data": {**record.data, **changes}}),
+            expected_state=record.state,
+        )
+
+    def _plan(
+        self, record: FlowRecord, target: RecoveryState, rest: list[str]
+    ) -> tuple[dict[str, Any], str | None]:
+        """The flow data after a passed step moves to ``target``, and a new code to mail."""
+        if target is RecoveryState.CODE_SENT:
+            code, data = self._new_code(record.handle_hash)
+            return {**data, "remaining": rest, "attempts": self._config.code_attempts}, code
+        if target is RecoveryState.QUESTION:
+            return {"remaining": rest, "attempts": self._config.max_answer_attempts}, None
+        return {"remaining": rest}, None
+
+    def _after_step(
+        self,
+        record: FlowRecord,
+        target: RecoveryState,
+        account: Account,
+        code: str | None,
+        flow: str,
+        lang: str,
+    ) -> RecoveryResult:
+        """The page after a passed step (already stored): mail a link or a code, or ask."""
+        if target is RecoveryState.LINK_SENT:
+            self._storage.delete_flow(record.handle_hash)
+            self._send_links([account], None, lang)
+            return self._link_sent(lang)
+        if target is RecoveryState.CODE_SENT:
+            assert code is not None
+            self._mail_code(account, code, lang)
+            return self._result(
+                RecoveryStatus.NEXT, "recovery.code_sent", lang, step="code_sent", flow=flow
+            )
+        if target is RecoveryState.QUESTION:
+            return self._result(
+                RecoveryStatus.NEXT,
+                "recovery.question",
+                lang,
+                step="question",
+                question=record.data["question"],
+                flow=flow,
+            )
+        return self._result(
+            RecoveryStatus.NEXT, "recovery.new_password", lang, step="new_password", flow=flow
+        )
+
+    def _after_link(self) -> list[RecoveryStep]:
+        steps = list(self._config.steps)
+        return steps[steps.index(RecoveryStep.EMAIL_LINK) + 1 :]
+
+    def _begin_after_link(
+        self, account: Account, rest: list[RecoveryStep], lang: str
+    ) -> RecoveryResult:
+        """A new flow for the steps after the link, the mailbox now proven."""
+        facts = RecoveryFacts(rest[0].value if rest else None)
+        target = machine.MACHINE.next(RecoveryState.LINK_SENT, RecoveryEvent.LINK_OPENED, facts)
+        if target is RecoveryState.QUESTION and self._storage.get_question(account.id) is None:
+            machine.MACHINE.next(RecoveryState.QUESTION, RecoveryEvent.NO_QUESTION, facts)
+            self._audit.record("recovery_support_required", account.id)
+            return self._result(RecoveryStatus.SUPPORT_REQUIRED, "recovery.support_required", lang)
+        if target is RecoveryState.NEW_PASSWORD:
+            handle = new_handle()
+            now = self._clock.now()
+            self._storage.save_flow(
+                FlowRecord(
+                    handle_hash=nonce_hash(handle),
+                    kind=RECOVERY,
+                    account_id=account.id,
+                    state=target.value,
+                    data={"remaining": [], "key": "", "cv": account.credential_version},
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=self._settings.lifetimes.flow),
+                )
+            )
+            return self._result(
+                RecoveryStatus.NEXT, "recovery.new_password", lang, step="new_password", flow=handle
+            )
+        step = RecoveryStep(rest[0].value)
+        return self._open_step(step, rest[1:], account, account.identifier_key, RECOVERY, lang)
+
+    def _send_links(self, accounts: list[Account], typed_email: str | None, lang: str) -> None:
+        """Mail a fresh reset link to each account (voiding older ones); mail nobody else,
+        unless ``notify_unknown_recipients`` asks to tell a typed address it has no account."""
+        minutes = str(self._settings.lifetimes.recovery_link // 60)
+        for account in accounts:
+            if account.email is None:
+                continue
+            self._tokens.void(account.id, "reset")
+            issued = self._tokens.issue(account, "reset")
+            self._notifier.send(
+                Message(
+                    "reset_link",
+                    account.email,
+                    lang,
+                    {
+                        "identifier": account.identifier,
+                        "link": f"{self._settings.base_url}/reset?token={issued.token}",
+                        "expires_minutes": minutes,
+                    },
+                    secret_params=frozenset({"link"}),
+                )
+            )
+        if not accounts:
+            self._tokens.sign_only("reset")  # the same signing work as a real link
+            if typed_email is not None and self._config.notify_unknown_recipients:
+                self._notifier.send(
+                    Message(
+                        "account_access_attempted",
+                        typed_email,
+                        lang,
+                        {"url": self._settings.base_url},
+                    )
+                )
+
+    def _mail_code(self, account: Account, code: str, lang: str) -> None:
+        if account.email is None:
+            return
+        self._notifier.send(
+            Message(
+                "reset_code",
+                account.email,
+                lang,
+                {
+                    "identifier": account.identifier,
+                    "code": code,
+                    "expires_minutes": str(self._config.code_lifetime // 60),
+                },
+                secret_params=frozenset({"code"}),
+            )
+        )
+
+    def _send_reminder(self, accounts: list[Account], lang: str) -> None:
+        """One mail per stored address, listing every identifier tied to it (ASP)."""
+        by_address: dict[str, list[str]] = {}
+        for account in accounts:
+            if account.email is not None:
+                by_address.setdefault(account.email, []).append(account.identifier)
+        for address, identifiers in by_address.items():
+            self._notifier.send(
+                Message(
+                    "identifier_reminder",
+                    address,
+                    lang,
+                    {
+                        "identifiers": "\n".join(sorted(identifiers)),
+                        "login_url": self._settings.base_url + "/",
+                    },
+                )
+            )
+
+    def _link_sent(self, lang: str) -> RecoveryResult:
+        minutes = self._settings.lifetimes.recovery_link // 60
+        return self._result(
+            RecoveryStatus.NEXT, "recovery.link_sent", lang, {"minutes": minutes}, step="link_sent"
+        )
+
+    def _result(
+        self,
+        status: RecoveryStatus,
+        code: str,
+        lang: str,
+        params: dict[str, Any] | None = None,
+        *,
+        step: str | None = None,
+        question: str | None = None,
+        flow: str | None = None,
+        session: Session | None = None,
+        failures: tuple[RuleResult, ...] = (),
+    ) -> RecoveryResult:
+        return RecoveryResult(
+            status,
+            code,
+            self._messages.render(code, lang, params),
+            step=step,
+            question=question,
+            flow=flow,
+            session=session,
+            failures=failures,
+        )
+
+
+def _only_id(accounts: list[Account]) -> str | None:
+    return accounts[0].id if len(accounts) == 1 else None
