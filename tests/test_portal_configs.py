@@ -14,7 +14,7 @@ from credflow.policy import PasswordPolicy, load_answer_policy, load_policy, pre
 from credflow.policy.common import common_passwords
 
 PORTALS = Path(__file__).resolve().parent.parent / "examples" / "portals"
-NAMES = ["sigma", "certigna", "defi", "asp", "sage", "recommended"]
+NAMES = ["sigma", "certigna", "defi", "asp", "sage", "recommended", "link-then-question"]
 
 
 def load(name: str) -> PasswordPolicy:
