@@ -9,14 +9,14 @@ atomic storage counter. A host app plugs a real captcha in by implementing the p
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired
 
 from credflow.clock import Clock
+from credflow.signing import timed_serializer
 from credflow.storage.protocols import Storage
 from credflow.tokens import canonical, nonce_hash
 
@@ -60,15 +60,8 @@ class ArithmeticCheck:
         self._clock = clock
         self._lifetime = lifetime
 
-        class ClockSigner(TimestampSigner):
-            def get_timestamp(self) -> int:
-                return int(clock.now().timestamp())
-
-        self._serializer = URLSafeTimedSerializer(
-            [*fallback_keys, secret_key],
-            salt="credflow.human_check",
-            signer=ClockSigner,
-            signer_kwargs={"digest_method": hashlib.sha256},
+        self._serializer = timed_serializer(
+            [*fallback_keys, secret_key], "credflow.human_check", clock
         )
 
     def __repr__(self) -> str:

@@ -142,7 +142,7 @@ class LoginService:
                     flow=handle,
                 )
             self._audit.record("login_succeeded", account.id)
-        session = self._sessions.issue(account)
+            session = self._sessions.issue(account)  # one commit for the whole success
         return LoginResult(
             LoginStatus.AUTHENTICATED,
             "login.authenticated",

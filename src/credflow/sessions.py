@@ -16,33 +16,22 @@ a session issued right after a revocation is valid whatever the clock's resoluti
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
-from itsdangerous import BadData, URLSafeSerializer
-from itsdangerous.encoding import base64_encode
-from itsdangerous.url_safe import URLSafeSerializerMixin
+from itsdangerous import BadData
 
 from credflow.audit import Audit
 from credflow.clock import Clock
 from credflow.errors import ConcurrentUpdate
 from credflow.results import Session
 from credflow.settings import Settings
+from credflow.signing import plain_serializer
 from credflow.storage.protocols import Storage
 from credflow.storage.records import Account, AccountStatus, FlowRecord
 from credflow.tokens import canonical, nonce_hash
 
 __all__ = ["SessionService"]
-
-
-class _PlainSerializer(URLSafeSerializer):
-    """URL-safe, without the zlib attempt: session payloads are short, and compressing them on
-    every login cost more than the signature."""
-
-    def dump_payload(self, obj: Any) -> bytes:
-        return base64_encode(super(URLSafeSerializerMixin, self).dump_payload(obj))
 
 
 KIND = "session"
@@ -58,11 +47,7 @@ class SessionService:
         self._settings = settings
         self._clock = clock
         self._audit = audit
-        self._serializer = _PlainSerializer(
-            [*fallbacks, key],
-            salt="credflow.session",
-            signer_kwargs={"digest_method": hashlib.sha256},
-        )
+        self._serializer = plain_serializer([*fallbacks, key], "credflow.session")
 
     def issue(self, account: Account, *, organisation: str | None = None) -> Session:
         """A new session for ``account``. Callers issue one only after a full authentication."""

@@ -26,11 +26,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from credflow.clock import Clock
 from credflow.errors import ConfigurationError
+from credflow.signing import timed_serializer
 from credflow.storage.protocols import Storage
 from credflow.storage.records import Account, ConsumeOutcome, TokenRecord
 
@@ -127,18 +128,7 @@ class TokenService:
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         serializer = self._serializers.get(purpose)
         if serializer is None:
-            clock = self._clock
-
-            class ClockSigner(TimestampSigner):
-                def get_timestamp(self) -> int:
-                    return int(clock.now().timestamp())
-
-            serializer = URLSafeTimedSerializer(
-                self._keys,
-                salt=f"credflow.{purpose}",
-                signer=ClockSigner,
-                signer_kwargs={"digest_method": hashlib.sha256},
-            )
+            serializer = timed_serializer(self._keys, f"credflow.{purpose}", self._clock)
             self._serializers[purpose] = serializer
         return serializer
 
@@ -210,9 +200,19 @@ class TokenService:
         return Redemption(TokenOutcome.VALID, account_id)
 
     def sign_only(self, purpose: str) -> None:
-        """Sign a throwaway payload: the same work as ``issue`` for a request that must not
-        reveal, by its duration, that no account was found."""
-        self._serializer(purpose).dumps(["-", secrets.token_urlsafe(32)])
+        """Do the work of ``issue`` without storing anything: a throwaway nonce, signature and
+        record, for a request that must not reveal by its duration that no account was found."""
+        nonce = secrets.token_urlsafe(32)
+        self._serializer(purpose).dumps(["-" * 22, nonce])
+        now = self._clock.now()
+        TokenRecord(
+            nonce_hash=nonce_hash(nonce),
+            account_id="-",
+            purpose=purpose,
+            credential_version=1,
+            created_at=now,
+            expires_at=now,
+        )
 
     def expired_outstanding(self, token: str, purpose: str) -> str | None:
         """The account of a genuine token that expired while still unused (the one a resend may

@@ -701,7 +701,16 @@ class RecoveryService:
                 )
             )
         if not accounts:
-            self._tokens.sign_only("reset")  # the same signing work as a real link
+            # The same work as a real link, minus the mail: void (an empty lookup), sign, and
+            # build the record and the message, so the time does not tell the account is absent.
+            self._tokens.void("-", "reset")
+            self._tokens.sign_only("reset")
+            Message(
+                "reset_link",
+                "-",
+                lang,
+                {"identifier": "-", "link": "-", "expires_minutes": minutes},
+            )
             if typed_email is not None and self._config.notify_unknown_recipients:
                 self._notifier.send(
                     Message(

@@ -43,6 +43,7 @@ class MemoryStorage:
         self._history: dict[str, tuple[PasswordHistoryEntry, ...]] = {}
         self._questions: dict[str, SecurityQuestion] = {}
         self._tokens: dict[str, TokenRecord] = {}
+        self._tokens_by_account: dict[str, frozenset[str]] = {}
         self._flows: dict[str, FlowRecord] = {}
         self._counters: dict[str, int] = {}
         self._events: list[AuditEvent] = []
@@ -151,9 +152,9 @@ class MemoryStorage:
             self._pop(self._passwords, account_id)
             self._pop(self._history, account_id)
             self._pop(self._questions, account_id)
-            for key, token in list(self._tokens.items()):
-                if token.account_id == account_id:
-                    self._pop(self._tokens, key)
+            for key in self._tokens_by_account.get(account_id, ()):
+                self._pop(self._tokens, key)
+            self._pop(self._tokens_by_account, account_id)
             for key, flow in list(self._flows.items()):
                 if flow.account_id == account_id:
                     self._pop(self._flows, key)
@@ -195,6 +196,8 @@ class MemoryStorage:
             if token.nonce_hash in self._tokens:
                 raise ValueError("token already stored")
             self._put(self._tokens, token.nonce_hash, token)
+            owned = self._tokens_by_account.get(token.account_id, frozenset())
+            self._put(self._tokens_by_account, token.account_id, owned | {token.nonce_hash})
 
     def get_token(self, nonce_hash: str) -> TokenRecord | None:
         with self._lock:
@@ -218,8 +221,9 @@ class MemoryStorage:
     def void_tokens(self, account_id: str, purpose: str | None, now: datetime) -> int:
         with self._lock:
             count = 0
-            for key, token in list(self._tokens.items()):
-                if token.account_id != account_id or token.used_at is not None:
+            for key in sorted(self._tokens_by_account.get(account_id, ())):
+                token = self._tokens[key]
+                if token.used_at is not None:
                     continue
                 if purpose is None or token.purpose == purpose:
                     self._put(self._tokens, key, token.model_copy(update={"used_at": now}))
