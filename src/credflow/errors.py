@@ -18,6 +18,7 @@ caller asked credflow to enforce (``validate``)::
     ├── BreachCheckUnavailable       the breached-password source could not answer
     ├── PolicyViolation              a candidate failed one or more rules; carries them all
     ├── InvalidTransition            an event a flow's state does not accept (a misuse)
+    ├── NotificationError            a notifier could not deliver a message; ``__cause__`` tells why
     └── StorageError                 the storage adapter could not do what was asked
         ├── StorageUnavailable       the database is down or unreachable; ``__cause__`` tells why
         ├── DuplicateIdentifier      the identifier (case-insensitively) is taken
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "MissingDependency",
+    "NotificationError",
     "PasswordTooLong",
     "PolicyViolation",
     "StandardsConflictError",
@@ -167,6 +169,14 @@ class InvalidTransition(CredflowError):
     def __init__(self, flow: str, state: str, event: str) -> None:
         self.flow, self.state, self.event = flow, state, event
         super().__init__(f"flow {flow!r}: no transition from {state!r} on {event!r}")
+
+
+class NotificationError(CredflowError):
+    """A notifier could not deliver a message (SMTP server down, refused, bad template).
+
+    The original error, when there is one, is chained as ``__cause__``. The message names the
+    message kind and what failed, never a parameter value or a server password.
+    """
 
 
 class StorageError(CredflowError):

@@ -1,8 +1,9 @@
 """Notifications: the ``Notifier`` port and the in-memory ``Outbox``.
 
 credflow never renders or sends mail itself in its services: it hands a ``Message`` (a kind, a
-recipient, a locale and parameters) to the notifier. The SMTP adapter and the templates arrive
-with the recovery flows; the ``Outbox`` records what would be sent, for tests and development.
+recipient, a locale and parameters) to the notifier. ``credflow.notify.smtp.SMTPNotifier`` sends
+them as mail, rendered with ``credflow.notify.templates``; the ``Outbox`` records what would be
+sent, for tests and development. See docs/notifications.md.
 
 Parameters that are secrets (a temporary password, a code, a link) are listed in
 ``secret_params``: ``repr`` masks them, so a message can be logged safely.

@@ -437,7 +437,9 @@ class RecoveryService:
                             {
                                 "identifier": updated.identifier,
                                 "link": f"{self._settings.base_url}/reset?token={issued.token}",
-                                "expires_hours": str(self._settings.lifetimes.setup_link // 3600),
+                                "expires_hours": str(
+                                    -(-self._settings.lifetimes.setup_link // 3600)
+                                ),
                             },
                             secret_params=frozenset({"link"}),
                         )
