@@ -403,3 +403,29 @@ def test_garbage_handles_and_links() -> None:
         cf.recovery.start(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         cf.recovery.answer("x", None)  # type: ignore[arg-type]
+
+
+class _Failing:
+    def __init__(self) -> None:
+        self.fail = True
+        self.sent: list[object] = []
+
+    def send(self, message: object) -> None:
+        if self.fail:
+            raise RuntimeError("smtp down")
+        self.sent.append(message)
+
+
+@pytest.mark.req("DB-02")
+def test_a_failed_send_leaves_nothing_consumed_or_counted() -> None:
+    base = cf_with("email_link", rate_limit=1)
+    ready(base)
+    notifier = _Failing()
+    cf = Credflow(storage=base.storage, settings=base.settings, clock=base.clock, notifier=notifier)
+    events = len(cf.storage.events())
+    with pytest.raises(RuntimeError):
+        cf.recovery.start("adejoux")
+    assert len(cf.storage.events()) == events  # the step rolled back: no event
+    notifier.fail = False
+    assert cf.recovery.start("adejoux").step == "link_sent"  # the failed try was not counted
+    assert len(notifier.sent) == 1
