@@ -10,14 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import policy
+from bench import concurrency, flows, login, policy, recovery, scale
 from bench.common import Benchmark, Settings, environment, format_header, format_table
 
-BENCHMARKS: tuple[Benchmark, ...] = (policy.BENCHMARK,)
+BENCHMARKS: tuple[Benchmark, ...] = (
+    policy.BENCHMARK,
+    login.BENCHMARK,
+    scale.BENCHMARK,
+    concurrency.BENCHMARK,
+    flows.BENCHMARK,
+    recovery.BENCHMARK,
+)
 """Every benchmark, in the order they run and print."""
 
 FULL_REPETITIONS = 15
@@ -72,15 +80,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_header(env, settings), flush=True)
     results: list[dict[str, Any]] = []
     for benchmark in selected:
+        started = time.perf_counter()
         table = benchmark.run(settings)
+        elapsed = time.perf_counter() - started
         print()
-        print(format_table(table), flush=True)
+        print(format_table(table))
+        print(f"  ({benchmark.name}: {elapsed:.1f} s)", flush=True)
         results.append(
             {
                 "benchmark": benchmark.name,
+                "seconds": elapsed,
                 "title": table.title,
+                "subject": table.subject,
                 "reference": table.reference,
                 "rows": [row.to_json() for row in table.rows],
+                "checks": [check.to_json() for check in table.checks],
                 "notes": list(table.notes),
             }
         )

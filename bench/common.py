@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import importlib.metadata
+import math
 import os
 import platform
 import statistics
@@ -29,6 +30,7 @@ from typing import Any
 __all__ = [
     "PACKAGES",
     "Benchmark",
+    "Check",
     "Measurement",
     "Row",
     "Settings",
@@ -38,6 +40,8 @@ __all__ = [
     "format_header",
     "format_table",
     "measure_interleaved",
+    "median_interval",
+    "paired_interval_note",
     "setup_django",
     "time_batch",
 ]
@@ -109,6 +113,17 @@ class Row:
         return statistics.median(ours / ref for ours, ref in pairs)
 
     @property
+    def paired_ratios(self) -> tuple[float, ...]:
+        """Each repetition's credflow total over the reference's (pairs timed back to back)."""
+        pairs = zip(self.ours.totals, self.reference.totals, strict=True)
+        return tuple(ours / ref for ours, ref in pairs)
+
+    @property
+    def paired_interval(self) -> tuple[float, float]:
+        """A distribution-free 95% confidence interval for the median of the paired ratios."""
+        return median_interval(self.paired_ratios)
+
+    @property
     def target_text(self) -> str:
         """The target as shown in the table."""
         return "info" if self.target is None else f"≤ {self.target:g}×"
@@ -128,6 +143,7 @@ class Row:
             "reference_us_per_call": self.reference.us_per_call,
             "ratio": self.ratio,
             "paired_ratio": self.paired_ratio,
+            "paired_ratio_ci95": list(self.paired_interval),
             "target": self.target,
             "verdict": self.verdict,
             "calls_per_batch": self.ours.calls,
@@ -137,13 +153,67 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
+class Check:
+    """A figure held against a limit that is not a time ratio: a throughput, a peak memory.
+
+    ``limit`` is the bound (``None``: for information only); ``at_least`` says the value must
+    be at least the limit rather than at most. ``detail`` says how the figure was obtained.
+    """
+
+    name: str
+    value: float
+    unit: str
+    limit: float | None = None
+    at_least: bool = False
+    detail: str = ""
+
+    @property
+    def limit_text(self) -> str:
+        """The limit as shown in the table."""
+        if self.limit is None:
+            return "info"
+        return f"{'≥' if self.at_least else '≤'} {_number(self.limit)} {self.unit}".rstrip()
+
+    @property
+    def verdict(self) -> str:
+        """``meets`` or ``misses`` the limit, or ``info``."""
+        if self.limit is None:
+            return "info"
+        ok = self.value >= self.limit if self.at_least else self.value <= self.limit
+        return "meets" if ok else "misses"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "limit": self.limit,
+            "at_least": self.at_least,
+            "verdict": self.verdict,
+            "detail": self.detail,
+        }
+
+
+def _number(value: float) -> str:
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
-    """What one benchmark returns: a title, the reference's name, rows and notes."""
+    """What one benchmark returns: a title, the reference's name, rows and notes.
+
+    ``subject`` names the measured side's column (credflow unless a benchmark compares credflow
+    with itself, e.g. 100,000 accounts against 1,000); ``checks`` are figures that are not time
+    ratios, printed under the rows.
+    """
 
     title: str
     reference: str
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = ()
+    subject: str = "credflow"
+    checks: tuple[Check, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +259,45 @@ def measure_interleaved(
         for index in order if repetition % 2 == 0 else reversed(order):
             totals[index].append(time_batch(batches[index]))
     return tuple(Measurement(tuple(side), calls) for side in totals)
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free confidence interval for the median: two order statistics.
+
+    The widest-coverage-first choice: the largest ``k`` with P(Binomial(n, ½) < k) ≤ α/2,
+    giving ``[x(k), x(n+1-k)]`` (1-based, sorted). With too few values for the requested
+    confidence, the whole range.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("no values")
+    tail = (1 - confidence) / 2
+    k, below = 0, 0.0
+    while k < n // 2:
+        below += math.comb(n, k) / 2**n
+        if below > tail:
+            break
+        k += 1
+    k = max(k, 1)
+    return ordered[k - 1], ordered[n - k]
+
+
+def paired_interval_note(row: Row) -> str:
+    """One line: the paired-ratio median, its 95% interval, and whether the target is resolved."""
+    low, high = row.paired_interval
+    text = (
+        f"{row.name}: median of {len(row.paired_ratios)} paired ratios {row.paired_ratio:.4f}, "
+        f"95% interval [{low:.4f}, {high:.4f}] (order statistics; it assumes independent "
+        "pairs, so it is optimistic when the machine's load comes in bursts)"
+    )
+    if row.target is None:
+        return text
+    if high <= row.target:
+        return text + f", wholly within ≤ {row.target:g}"
+    if low > row.target:
+        return text + f", wholly above {row.target:g}"
+    return text + f"; it straddles {row.target:g}: at this noise level the run cannot settle it"
 
 
 # -- Django ---------------------------------------------------------------------------------
@@ -284,9 +393,9 @@ def format_header(env: dict[str, Any], settings: Settings) -> str:
 
 
 def format_table(table: Table) -> str:
-    """The table as aligned text, followed by the spread of each row and the notes."""
-    headers = ("name", "credflow µs/call", f"{table.reference} µs/call", "ratio", "target")
-    headers += ("verdict",)
+    """The table as aligned text, followed by the spread of each row, the checks and the notes."""
+    headers: tuple[str, ...] = ("name", f"{table.subject} µs/call", f"{table.reference} µs/call")
+    headers += ("ratio", "target", "verdict")
     cells = [
         (
             row.name,
@@ -298,6 +407,36 @@ def format_table(table: Table) -> str:
         )
         for row in table.rows
     ]
+    out = [table.title, *_aligned(headers, cells)]
+    out.append("")
+    for row in table.rows:
+        ours_lo, ours_hi = row.ours.spread_us
+        ref_lo, ref_hi = row.reference.spread_us
+        out.append(
+            f"  {row.name}: min–max µs/call {table.subject} {ours_lo:.2f}–{ours_hi:.2f}, "
+            f"{table.reference} {ref_lo:.2f}–{ref_hi:.2f}; "
+            f"median of paired ratios {row.paired_ratio:.3f}"
+        )
+    if table.checks:
+        out.append("")
+        check_cells = [
+            (
+                check.name,
+                f"{_number(check.value)} {check.unit}".rstrip(),
+                check.limit_text,
+                check.verdict,
+            )
+            for check in table.checks
+        ]
+        out.extend(_aligned(("check", "value", "limit", "verdict"), check_cells))
+        out.append("")
+        out.extend(f"  {check.name}: {check.detail}" for check in table.checks if check.detail)
+    out.extend(f"  note: {note}" for note in table.notes)
+    return "\n".join(out)
+
+
+def _aligned(headers: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
+    """The header, a rule and the cells: the first column left-aligned, the others right."""
     widths = [max(len(line[i]) for line in [headers, *cells]) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
@@ -305,16 +444,6 @@ def format_table(table: Table) -> str:
         rest = (value.rjust(width) for value, width in zip(values[1:], widths[1:], strict=True))
         return "  ".join([first, *rest]).rstrip()
 
-    out = [table.title, line(headers), "  ".join("-" * width for width in widths)]
-    out.extend(line(values) for values in cells)
-    out.append("")
-    for row in table.rows:
-        ours_lo, ours_hi = row.ours.spread_us
-        ref_lo, ref_hi = row.reference.spread_us
-        out.append(
-            f"  {row.name}: min–max µs/call credflow {ours_lo:.2f}–{ours_hi:.2f}, "
-            f"{table.reference} {ref_lo:.2f}–{ref_hi:.2f}; "
-            f"median of paired ratios {row.paired_ratio:.3f}"
-        )
-    out.extend(f"  note: {note}" for note in table.notes)
-    return "\n".join(out)
+    return [line(headers), "  ".join("-" * width for width in widths)] + [
+        line(values) for values in cells
+    ]
