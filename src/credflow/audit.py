@@ -6,13 +6,16 @@ nonce, hash), so a careless caller cannot leak one into the trail (SS-06).
 
 from __future__ import annotations
 
+import re
+
 from credflow.clock import Clock
 from credflow.storage.protocols import Storage
 from credflow.storage.records import AuditEvent
 
 __all__ = ["Audit"]
 
-_SECRET_WORDS = ("password", "answer", "token", "code", "secret", "nonce", "hash", "otp")
+_SCALARS = (str, int, bool, type(None))
+_SECRET = re.compile("password|answer|token|code|secret|nonce|hash|otp", re.IGNORECASE)
 
 
 class Audit:
@@ -29,8 +32,10 @@ class Audit:
     ) -> AuditEvent:
         """Append an event of ``type``; ``details`` must not name a secret."""
         for key in details:
-            if any(word in key.lower() for word in _SECRET_WORDS):
+            if _SECRET.search(key):
                 raise ValueError(f"audit detail {key!r} looks like a secret; refusing to record it")
+            if not isinstance(details[key], _SCALARS):
+                raise TypeError(f"audit detail {key!r} must be a str, int, bool or None")
         event = AuditEvent(type=type, account_id=account_id, at=self._clock.now(), details=details)
         self._storage.append_event(event)
         return event

@@ -77,7 +77,8 @@ def check_identifier(identifier: object) -> str:
         raise InvalidIdentifier(f"longer than {MAX_IDENTIFIER_LENGTH} characters")
     if identifier != identifier.strip():
         raise InvalidIdentifier("must not start or end with spaces")
-    if any(unicodedata.category(c) in _FORBIDDEN for c in identifier):
+    plain = identifier.isascii() and identifier.isprintable()  # the usual case, checked in C
+    if not plain and any(unicodedata.category(c) in _FORBIDDEN for c in identifier):
         raise InvalidIdentifier("must not contain control, invisible or line-break characters")
     if len(identifier_key(identifier)) > MAX_IDENTIFIER_LENGTH:
         raise InvalidIdentifier(f"longer than {MAX_IDENTIFIER_LENGTH} characters once normalised")
