@@ -99,6 +99,8 @@ class Hasher:
 
     __slots__ = (
         "_bound",
+        "_count",
+        "_count_lock",
         "_dummy",
         "_hasher",
         "_header",
@@ -106,7 +108,6 @@ class Hasher:
         "_salt_b64",
         "_slots",
         "_tag_b64",
-        "_ticks",
     )
 
     def __init__(
