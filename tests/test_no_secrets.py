@@ -42,7 +42,7 @@ class World:
             self.secrets.append(self.cf.accounts.set_temporary_password(target))
         elif op == "token":
             issued = self.cf.tokens.issue(self.cf.accounts.get(target), "reset")
-            _, nonce = self.cf.tokens._serializer("reset").loads(issued.token)
+            nonce = self.cf.tokens._signer("reset").unsign(issued.token).decode().rpartition(".")[2]
             self.secrets += [issued.token, nonce]
             self.tokens.append(issued.token)
             self.seen.append(issued)

@@ -26,7 +26,7 @@ from credflow.clock import Clock
 from credflow.errors import ConcurrentUpdate
 from credflow.results import Session
 from credflow.settings import Settings
-from credflow.signing import plain_serializer
+from credflow.signing import plain_signer
 from credflow.storage.protocols import Storage
 from credflow.storage.records import Account, AccountStatus, FlowRecord
 from credflow.tokens import canonical, nonce_hash
@@ -47,7 +47,7 @@ class SessionService:
         self._settings = settings
         self._clock = clock
         self._audit = audit
-        self._serializer = plain_serializer([*fallbacks, key], "credflow.session")
+        self._signer = plain_signer([*fallbacks, key], "credflow.session")
 
     def issue(self, account: Account, *, organisation: str | None = None) -> Session:
         """A new session for ``account``. Callers issue one only after a full authentication."""
@@ -71,7 +71,8 @@ class SessionService:
             )
         )
         self._audit.record("session_issued", account.id)
-        token = self._serializer.dumps([account.id, nonce, account.credential_version])
+        value = f"{account.id}.{nonce}.{account.credential_version}"
+        token = self._signer.sign(value).decode("ascii")
         return Session(token, account.id, now, expires, organisation)
 
     def _open(self, token: object) -> tuple[str, str, int] | None:
@@ -79,18 +80,14 @@ class SessionService:
             return None
         assert isinstance(token, str)
         try:
-            payload = self._serializer.loads(token)
+            text = self._signer.unsign(token).decode("utf-8")
         except (BadData, UnicodeError, ValueError):
             return None
-        if (
-            isinstance(payload, list)
-            and len(payload) == 3
-            and isinstance(payload[0], str)
-            and isinstance(payload[1], str)
-            and type(payload[2]) is int
-        ):
-            return payload[0], payload[1], payload[2]
-        return None
+        rest, _, version = text.rpartition(".")
+        account_id, _, nonce = rest.rpartition(".")
+        if not account_id or not nonce or not version.isascii() or not version.isdigit():
+            return None
+        return account_id, nonce, int(version)
 
     def _record(self, token: object) -> tuple[FlowRecord, Account] | None:
         opened = self._open(token)

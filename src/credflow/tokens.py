@@ -24,14 +24,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import overload
 
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, TimestampSigner
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from credflow.clock import Clock
 from credflow.errors import ConfigurationError
-from credflow.signing import timed_serializer
+from credflow.signing import timed_signer
 from credflow.storage.protocols import Storage
 from credflow.storage.records import Account, ConsumeOutcome, TokenRecord
 
@@ -113,7 +113,7 @@ class TokenService:
         self._clock = clock
         self._keys = [*fallback_keys, secret_key]  # itsdangerous signs with the last key
         self._lifetimes = dict(lifetimes)
-        self._serializers: dict[str, URLSafeTimedSerializer] = {}
+        self._signers: dict[str, TimestampSigner] = {}
 
     def __repr__(self) -> str:
         return f"TokenService(keys={len(self._keys)}, purposes={sorted(self._lifetimes)})"
@@ -125,12 +125,12 @@ class TokenService:
         except KeyError:
             raise ConfigurationError(f"no lifetime for purpose {purpose!r}") from None
 
-    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        serializer = self._serializers.get(purpose)
-        if serializer is None:
-            serializer = timed_serializer(self._keys, f"credflow.{purpose}", self._clock)
-            self._serializers[purpose] = serializer
-        return serializer
+    def _signer(self, purpose: str) -> TimestampSigner:
+        signer = self._signers.get(purpose)
+        if signer is None:
+            signer = timed_signer(self._keys, f"credflow.{purpose}", self._clock)
+            self._signers[purpose] = signer
+        return signer
 
     def issue(self, account: Account, purpose: str, *, lifetime: int | None = None) -> IssuedToken:
         """Sign a new token for ``account`` and store its nonce hash.
@@ -146,7 +146,7 @@ class TokenService:
             )
         nonce = secrets.token_urlsafe(32)
         now = self._clock.now()
-        token = self._serializer(purpose).dumps([account.id, nonce])
+        token = self._signer(purpose).sign(f"{account.id}.{nonce}").decode("ascii")
         # The signature's timestamp has whole seconds; the stored expiry matches it exactly.
         expires = now.replace(microsecond=0) + timedelta(seconds=seconds)
         self._storage.save_token(
@@ -203,7 +203,7 @@ class TokenService:
         """Do the work of ``issue`` without storing anything: a throwaway nonce, signature and
         record, for a request that must not reveal by its duration that no account was found."""
         nonce = secrets.token_urlsafe(32)
-        self._serializer(purpose).dumps(["-" * 22, nonce])
+        self._signer(purpose).sign(f"{'-' * 22}.{nonce}")
         now = self._clock.now()
         TokenRecord(
             nonce_hash=nonce_hash(nonce),
@@ -217,65 +217,80 @@ class TokenService:
     def expired_outstanding(self, token: str, purpose: str) -> str | None:
         """The account of a genuine token that expired while still unused (the one a resend may
         replace), or None for any other token: valid, used, voided, forged or unknown."""
-        if not canonical(token):
+        opened = self._open(token, purpose, expired_fields=True)
+        if not isinstance(opened, tuple) or opened[2] is not True:
             return None
-        try:
-            self._serializer(purpose).loads(token, max_age=self.lifetime(purpose))
-            return None  # still valid by its signature: nothing to resend
-        except SignatureExpired as exc:
-            if exc.date_signed is not None and exc.date_signed > self._clock.now():
-                return None
-            fields = _payload(self._serializer(purpose), exc.payload)
-        except (BadData, UnicodeError, ValueError):
-            return None
-        if fields is None:
-            return None
-        record = self._storage.get_token(nonce_hash(fields[1]))
+        account_id, digest, _ = opened
+        record = self._storage.get_token(digest)
         if record is None or record.used_at is not None or record.purpose != purpose:
             return None
-        return record.account_id if record.account_id == fields[0] else None
+        return record.account_id if record.account_id == account_id else None
+
+    def verify_signature(self, token: str, purpose: str) -> Redemption:
+        """Signature, purpose and age only, without reading storage: ``valid`` means "looks
+        genuine and fresh", not "usable". Use ``check`` or ``redeem`` before acting on a link."""
+        opened = self._open(token, purpose)
+        return (
+            opened if isinstance(opened, Redemption) else Redemption(TokenOutcome.VALID, opened[0])
+        )
 
     def void(self, account_id: str, purpose: str | None = None) -> int:
         """Void every outstanding token of the account (for one purpose, or all)."""
         return self._storage.void_tokens(account_id, purpose, self._clock.now())
 
-    def _open(self, token: object, purpose: str) -> tuple[str, str] | Redemption:
+    @overload
+    def _open(self, token: object, purpose: str) -> tuple[str, str] | Redemption: ...
+
+    @overload
+    def _open(
+        self, token: object, purpose: str, *, expired_fields: bool
+    ) -> tuple[str, str, bool] | Redemption: ...
+
+    def _open(
+        self, token: object, purpose: str, *, expired_fields: bool = False
+    ) -> tuple[str, str] | tuple[str, str, bool] | Redemption:
+        """Verify the signature (any listed key), the purpose (the salt) and the age.
+
+        Returns ``(account_id, nonce_hash)``; with ``expired_fields``, a third item tells
+        whether the token had expired (then its fields are still returned, for a resend).
+        """
         invalid = Redemption(TokenOutcome.INVALID)
         if not canonical(token):
             return invalid
         assert isinstance(token, str)
+        expired = False
+        value: object
         try:
-            payload = self._serializer(purpose).loads(token, max_age=self.lifetime(purpose))
+            value = self._signer(purpose).unsign(token, max_age=self.lifetime(purpose))
         except SignatureExpired as exc:
-            if exc.date_signed is not None and exc.date_signed > self._clock.now():
+            if exc.date_signed is None or exc.date_signed > self._clock.now():
                 return invalid  # signed "in the future": never trust it
-            payload = exc.payload
-            loaded = _payload(self._serializer(purpose), payload)
-            return invalid if loaded is None else Redemption(TokenOutcome.EXPIRED, loaded[0])
+            value, expired = exc.payload, True
         except (BadData, UnicodeError, ValueError):
             return invalid
-        loaded = _fields(payload)
-        if loaded is None:
+        fields = _fields(value)
+        if fields is None:
             return invalid
-        return loaded[0], nonce_hash(loaded[1])
+        if expired_fields:
+            return fields[0], nonce_hash(fields[1]), expired
+        if expired:
+            return Redemption(TokenOutcome.EXPIRED, fields[0])
+        return fields[0], nonce_hash(fields[1])
 
     def _current(self, record: TokenRecord) -> bool:
         account = self._storage.get_account(record.account_id)
         return account is not None and account.credential_version == record.credential_version
 
 
-def _payload(serializer: URLSafeTimedSerializer, payload: Any) -> tuple[str, str] | None:
-    try:
-        return _fields(serializer.load_payload(payload))
-    except (BadData, UnicodeError, ValueError):  # pragma: no cover - signed payloads parse
+def _fields(value: object) -> tuple[str, str] | None:
+    """``account_id.nonce`` back into its parts (the nonce, URL-safe base64, has no dot)."""
+    if not isinstance(value, bytes):
         return None
-
-
-def _fields(payload: Any) -> tuple[str, str] | None:
-    if (
-        isinstance(payload, list)
-        and len(payload) == 2
-        and all(isinstance(p, str) and 0 < len(p) <= 128 for p in payload)
-    ):
-        return payload[0], payload[1]
-    return None
+    try:
+        text = value.decode("utf-8")
+    except UnicodeError:
+        return None
+    account_id, dot, nonce = text.rpartition(".")
+    if not dot or not 0 < len(account_id) <= 128 or not 0 < len(nonce) <= 128:
+        return None
+    return account_id, nonce

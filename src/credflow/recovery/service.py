@@ -703,10 +703,13 @@ class RecoveryService:
                 )
             )
         if not accounts:
-            # The same work as a real link, minus the mail: void (an empty lookup), sign, and
-            # build the record and the message, so the time does not tell the account is absent.
+            # The same work as a real link, minus the mail: void (an empty lookup), sign, build
+            # the record and the message, and one storage write (a counter, in place of the
+            # token), so the time does not tell the account is absent.
             self._tokens.void("-", "reset")
             self._tokens.sign_only("reset")
+            bucket = int(self._clock.now().timestamp()) // self._config.rate_window
+            self._storage.increment_counter(f"recovery:decoys:{bucket}", self._clock.now())
             Message(
                 "reset_link",
                 "-",

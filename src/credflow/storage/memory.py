@@ -43,7 +43,8 @@ class MemoryStorage:
         self._history: dict[str, tuple[PasswordHistoryEntry, ...]] = {}
         self._questions: dict[str, SecurityQuestion] = {}
         self._tokens: dict[str, TokenRecord] = {}
-        self._tokens_by_account: dict[str, frozenset[str]] = {}
+        self._tokens_by_account: dict[str, set[str]] = {}  # every token, for deletion
+        self._open_tokens: dict[str, set[str]] = {}  # unused tokens only, for voiding
         self._flows: dict[str, FlowRecord] = {}
         self._counters: dict[str, int] = {}
         self._events: list[AuditEvent] = []
@@ -78,6 +79,18 @@ class MemoryStorage:
         old = table.get(key, _MISSING)
         table[key] = value
         self._log(lambda: _restore(table, key, old))
+
+    def _add(self, index: dict[str, set[str]], key: str, member: str) -> None:
+        members = index.setdefault(key, set())
+        if member not in members:
+            members.add(member)
+            self._log(lambda: members.discard(member))
+
+    def _discard(self, index: dict[str, set[str]], key: str, member: str) -> None:
+        members = index.get(key)
+        if members is not None and member in members:
+            members.discard(member)
+            self._log(lambda: members.add(member))
 
     def _pop(self, table: MutableMapping[str, Any], key: str) -> Any:
         old = table.pop(key, _MISSING)
@@ -152,9 +165,10 @@ class MemoryStorage:
             self._pop(self._passwords, account_id)
             self._pop(self._history, account_id)
             self._pop(self._questions, account_id)
-            for key in self._tokens_by_account.get(account_id, ()):
+            for key in list(self._tokens_by_account.get(account_id, ())):
                 self._pop(self._tokens, key)
             self._pop(self._tokens_by_account, account_id)
+            self._pop(self._open_tokens, account_id)
             for key, flow in list(self._flows.items()):
                 if flow.account_id == account_id:
                     self._pop(self._flows, key)
@@ -196,8 +210,9 @@ class MemoryStorage:
             if token.nonce_hash in self._tokens:
                 raise ValueError("token already stored")
             self._put(self._tokens, token.nonce_hash, token)
-            owned = self._tokens_by_account.get(token.account_id, frozenset())
-            self._put(self._tokens_by_account, token.account_id, owned | {token.nonce_hash})
+            self._add(self._tokens_by_account, token.account_id, token.nonce_hash)
+            if token.used_at is None:
+                self._add(self._open_tokens, token.account_id, token.nonce_hash)
 
     def get_token(self, nonce_hash: str) -> TokenRecord | None:
         with self._lock:
@@ -216,17 +231,17 @@ class MemoryStorage:
                 return ConsumeOutcome.EXPIRED, token
             used = token.model_copy(update={"used_at": now})
             self._put(self._tokens, nonce_hash, used)
+            self._discard(self._open_tokens, token.account_id, nonce_hash)
             return ConsumeOutcome.CONSUMED, used
 
     def void_tokens(self, account_id: str, purpose: str | None, now: datetime) -> int:
         with self._lock:
             count = 0
-            for key in sorted(self._tokens_by_account.get(account_id, ())):
+            for key in sorted(self._open_tokens.get(account_id, ())):
                 token = self._tokens[key]
-                if token.used_at is not None:
-                    continue
                 if purpose is None or token.purpose == purpose:
                     self._put(self._tokens, key, token.model_copy(update={"used_at": now}))
+                    self._discard(self._open_tokens, account_id, key)
                     count += 1
             return count
 
