@@ -13,10 +13,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from itsdangerous import BadData, SignatureExpired
+from itsdangerous import BadData
 
 from credflow.clock import Clock
-from credflow.signing import timed_serializer
+from credflow.signing import timed_signer
 from credflow.storage.protocols import Storage
 from credflow.tokens import canonical, nonce_hash
 
@@ -60,27 +60,25 @@ class ArithmeticCheck:
         self._clock = clock
         self._lifetime = lifetime
 
-        self._serializer = timed_serializer(
-            [*fallback_keys, secret_key], "credflow.human_check", clock
-        )
+        self._signer = timed_signer([*fallback_keys, secret_key], "credflow.human_check", clock)
 
     def __repr__(self) -> str:
         return f"ArithmeticCheck(lifetime={self._lifetime})"
 
     def challenge(self, locale: str = "fr") -> Challenge:
         left, right = secrets.randbelow(10), secrets.randbelow(10)
-        token = self._serializer.dumps([left, right, secrets.token_urlsafe(16)])
+        token = self._signer.sign(f"{left}.{right}.{secrets.token_urlsafe(16)}").decode("ascii")
         return Challenge(f"{left} + {right} = ?", token)
 
     def verify(self, token: str, answer: str) -> bool:
         if not canonical(token) or not isinstance(answer, str):
             return False
         try:
-            left, right, nonce = self._serializer.loads(token, max_age=self._lifetime)
-        except SignatureExpired:
-            return False
-        except (BadData, TypeError, ValueError):
-            return False
+            value = self._signer.unsign(token, max_age=self._lifetime).decode("ascii")
+            first, second, nonce = value.split(".")
+            left, right = int(first), int(second)
+        except (BadData, UnicodeError, ValueError):
+            return False  # tampered, expired (SignatureExpired is a BadData), or malformed
         text = answer.strip()
         if not text.isascii() or not text.isdigit() or int(text) != left + right:
             return False
