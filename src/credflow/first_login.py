@@ -98,15 +98,12 @@ class FirstLoginService:
             # current one, so say "no longer valid", not "same as the current password".
             return self._result(StepStatus.INVALID, "flow.invalid", lang)
         if not check.ok:
-            code = (
-                "password.confirmation_differs"
-                if not check.confirmed
-                else "password.policy_not_met"
-                if not check.report.ok
-                else "password.same_as_old"
-            )
             return self._result(
-                StepStatus.REFUSED, code, lang, failures=check.report.failures, flow=flow
+                StepStatus.REFUSED,
+                check.refusal_code,
+                lang,
+                failures=check.report.failures,
+                flow=flow,
             )
 
         def write(current: Account) -> Account:

@@ -64,6 +64,15 @@ class NewPassword:
         """True when every check passed."""
         return self.confirmed and self.report.ok and self.differs
 
+    @property
+    def refusal_code(self) -> str:
+        """The message code of the first check that failed (meaningless when ``ok``)."""
+        if not self.confirmed:
+            return "password.confirmation_differs"
+        if not self.report.ok:
+            return "password.policy_not_met"
+        return "password.same_as_old"
+
 
 class PasswordService:
     """Password changes, and the shared "set a new password" step used by other flows."""

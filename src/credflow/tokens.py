@@ -38,7 +38,6 @@ from credflow.storage.records import Account, ConsumeOutcome, TokenRecord
 __all__ = ["IssuedToken", "Redemption", "TokenOutcome", "TokenService", "canonical", "nonce_hash"]
 
 MAX_TOKEN_LENGTH = 1024
-PURPOSES = ("reset", "unlock", "verify_email", "invite", "password_setup")
 
 
 class TokenOutcome(StrEnum):

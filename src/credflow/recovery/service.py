@@ -351,16 +351,9 @@ class RecoveryService:
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         check = self._passwords.check_new(account, new, confirm, locale=lang)
         if not check.ok:
-            code = (
-                "password.confirmation_differs"
-                if not check.confirmed
-                else "password.policy_not_met"
-                if not check.report.ok
-                else "password.same_as_old"
-            )
             return self._result(
                 RecoveryStatus.REFUSED,
-                code,
+                check.refusal_code,
                 lang,
                 step="new_password",
                 flow=flow,
