@@ -223,7 +223,12 @@ class TokenService:
         record = self._storage.get_token(digest)
         if record is None or record.used_at is not None or record.purpose != purpose:
             return None
-        return record.account_id if record.account_id == account_id else None
+        if record.account_id != account_id or not self._current(record):
+            return None  # voided by a credential change: nothing to replace
+        account = self._storage.get_account(account_id)
+        if account is None or account.status != "active":
+            return None
+        return account_id
 
     def verify_signature(self, token: str, purpose: str) -> Redemption:
         """Signature, purpose and age only, without reading storage: ``valid`` means "looks

@@ -119,15 +119,16 @@ class RecoveryService:
         key = self._email_key(value) if by_email else self._identifier_key(value)
         with self._storage.transaction():
             allowed = self._within_rate(f"recovery:{key}")
-            accounts = self._accounts(key, by_email) if allowed else []
+            accounts = self._accounts(key, by_email)
             first, rest = steps[0], steps[1:]
+            self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
             if first is RecoveryStep.EMAIL_LINK:
-                self._send_links(accounts, value if by_email else None, lang)
-                self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
+                self._send_links(accounts if allowed else [], value if by_email else None, lang)
                 return self._link_sent(lang)
             account = accounts[0] if accounts else None
-            self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
-            return self._open_step(first, rest, account, key, RECOVERY, lang)
+            # Over the limit the page stays the same (the real question, "code sent"), but the
+            # flow is a dead end: nothing is mailed and no answer or code can be right.
+            return self._open_step(first, rest, account, key, RECOVERY, lang, live=allowed)
 
     def remind_identifier(
         self,
@@ -350,6 +351,10 @@ class RecoveryService:
         if account is None:  # cannot happen: only proven flows reach this state
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         check = self._passwords.check_new(account, new, confirm, locale=lang)
+        if not check.ok and self._storage.get_flow(record.handle_hash) != record:
+            # The same step won meanwhile (a double submit): say "no longer valid", not "same
+            # as the current password".
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         if not check.ok:
             return self._result(
                 RecoveryStatus.REFUSED,
@@ -519,8 +524,11 @@ class RecoveryService:
         key: str,
         kind: str,
         lang: str,
+        *,
+        live: bool = True,
     ) -> RecoveryResult:
-        """Store a flow waiting at ``step`` and answer with its page."""
+        """Store a flow waiting at ``step`` and answer with its page. A flow that is not
+        ``live`` shows the same page but is bound to no account (a dead end)."""
         handle = new_handle()
         digest = nonce_hash(handle)
         question = self._storage.get_question(account.id) if account is not None else None
@@ -535,14 +543,14 @@ class RecoveryService:
         else:
             code, code_data = self._new_code(digest)
             data.update(code_data, attempts=self._config.code_attempts)
-            if account is not None:
+            if account is not None and live:
                 self._mail_code(account, code, lang)
         now = self._clock.now()
         self._storage.save_flow(
             FlowRecord(
                 handle_hash=digest,
                 kind=kind,
-                account_id=account.id if account is not None else None,
+                account_id=account.id if account is not None and live else None,
                 state=_STEP_STATE[step].value,
                 data=data,
                 created_at=now,
@@ -569,6 +577,8 @@ class RecoveryService:
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         record = self._storage.get_flow(nonce_hash(flow))
         if record is None or record.kind not in (RECOVERY, REMINDER):
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        if RecoveryState(record.state) in machine.MACHINE.terminal:
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         if self._clock.now() > record.expires_at:
             machine.MACHINE.next(RecoveryState(record.state), RecoveryEvent.EXPIRE, RecoveryFacts())
@@ -627,6 +637,15 @@ class RecoveryService:
                 RecoveryStatus.NEXT, "recovery.code_sent", lang, step="code_sent", flow=flow
             )
         if target is RecoveryState.QUESTION:
+            if self._storage.get_question(account.id) is None:  # proven, but nothing to ask
+                machine.MACHINE.next(
+                    RecoveryState.QUESTION, RecoveryEvent.NO_QUESTION, RecoveryFacts()
+                )
+                self._storage.delete_flow(record.handle_hash)
+                self._audit.record("recovery_support_required", account.id)
+                return self._result(
+                    RecoveryStatus.SUPPORT_REQUIRED, "recovery.support_required", lang
+                )
             return self._result(
                 RecoveryStatus.NEXT,
                 "recovery.question",
