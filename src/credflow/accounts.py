@@ -427,6 +427,7 @@ class AccountService:
         (``credflow.pseudonym``), so the same account always maps to the same pseudonym while
         the key stays, and nobody can reverse it.
         """
+        self.get(account_id)  # a typed error for a bad or unknown id, before anything else
         key = self._settings.signing_keys[0]
         message = b"credflow.pseudonym:" + account_id.encode()
         pseudonym = "anon:" + hmac.new(key, message, hashlib.sha256).hexdigest()[:24]

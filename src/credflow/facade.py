@@ -109,7 +109,6 @@ class Credflow:
             self.messages,
             self._login,
         )
-        key, fallbacks = settings.signing_keys
         self.human_check: HumanCheck = human_check or ArithmeticCheck(
             storage, self.clock, secret_key=key, fallback_keys=fallbacks
         )

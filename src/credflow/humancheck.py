@@ -80,7 +80,7 @@ class ArithmeticCheck:
         except (BadData, UnicodeError, ValueError):
             return False  # tampered, expired (SignatureExpired is a BadData), or malformed
         text = answer.strip()
-        if not text.isascii() or not text.isdigit() or int(text) != left + right:
+        if len(text) > 3 or not text.isascii() or not text.isdigit() or int(text) != left + right:
             return False
         # Single use: the first verification claims the nonce; replays find the counter taken.
         return self._storage.increment_counter("human:" + nonce_hash(nonce), self._clock.now()) == 1

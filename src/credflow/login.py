@@ -115,7 +115,13 @@ class LoginService:
         assert account is not None
         assert credential is not None
         with self._storage.transaction():
-            account = self._lockout.register_success(account)
+            fresh = self._storage.get_account(account.id) or account
+            if self._lockout.is_locked(fresh):  # locked by a parallel attempt during the verify
+                self._audit.record("login_failed", account.id, reason="account_locked")
+                return LoginResult(
+                    LoginStatus.DENIED, "login.denied", self._messages.render("login.denied", lang)
+                )
+            account = self._lockout.register_success(fresh)
             if needs_rehash:
                 self._storage.set_password(
                     credential.model_copy(update={"hash": self._hasher.hash(password)})

@@ -50,7 +50,6 @@ __all__ = ["RecoveryService"]
 
 RECOVERY = "recovery"
 REMINDER = "reminder"
-_MAX_ANSWER = 128
 _STEP_STATE = {
     RecoveryStep.SECURITY_QUESTION: RecoveryState.QUESTION,
     RecoveryStep.EMAIL_LINK: RecoveryState.LINK_SENT,
@@ -123,7 +122,8 @@ class RecoveryService:
             first, rest = steps[0], steps[1:]
             self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
             if first is RecoveryStep.EMAIL_LINK:
-                self._send_links(accounts if allowed else [], value if by_email else None, lang)
+                typed = value if by_email and allowed and not accounts else None
+                self._send_links(accounts if allowed else [], typed, lang)
                 return self._link_sent(lang)
             account = accounts[0] if accounts else None
             # Over the limit the page stays the same (the real question, "code sent"), but the
@@ -177,13 +177,13 @@ class RecoveryService:
         record, account = loaded
         question = self._storage.get_question(account.id) if account is not None else None
         real = question is not None and not self._answers_locked(account)
-        normal = normalize_answer(answer)
-        if len(normal) > _MAX_ANSWER:
+        limit = self._settings.answer_policy.max_length
+        if len(answer) > limit * 8 or len(normalize_answer(answer)) > limit:
             right = False  # refused unhashed, whatever the account
         elif real and question is not None:
-            right = self._hasher.verify(question.answer_hash, normal).ok
+            right = self._hasher.verify_answer(question.answer_hash, answer).ok
         else:
-            self._hasher.dummy_verify(normal)  # the same work for a decoy
+            self._hasher.dummy_verify(normalize_answer(answer))  # the same work for a decoy
             right = False
         if right:
             event, attempts = RecoveryEvent.ANSWER_RIGHT, int(record.data["attempts"])
@@ -406,10 +406,13 @@ class RecoveryService:
         lang = self._messages.resolve(locale or self._settings.locale)
         count = 0
         with self._storage.transaction():
-            for account_id in account_ids:
+            found = []
+            for account_id in account_ids:  # every id first: an unknown one sends nothing
                 account = self._storage.get_account(account_id)
                 if account is None:
                     raise UnknownAccount(account_id)
+                found.append(account)
+            for account in found:
                 self._storage.void_tokens(account.id, None, self._clock.now())
                 actions = account.required_actions
                 if require_question and RequiredAction.ENROLL_SECURITY_QUESTION not in actions:
@@ -689,8 +692,7 @@ class RecoveryService:
             return self._result(
                 RecoveryStatus.NEXT, "recovery.new_password", lang, step="new_password", flow=handle
             )
-        step = RecoveryStep(rest[0].value)
-        return self._open_step(step, rest[1:], account, account.identifier_key, RECOVERY, lang)
+        return self._open_step(rest[0], rest[1:], account, account.identifier_key, RECOVERY, lang)
 
     def _send_links(self, accounts: list[Account], typed_email: str | None, lang: str) -> None:
         """Mail a fresh reset link to each account (voiding older ones); mail nobody else,
