@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -25,12 +28,14 @@ from credflow.storage.sql import SQLStorage, metadata
 __all__ = [
     "ADAPTERS",
     "SQL_ADAPTERS",
+    "WORKERS",
     "admin_engine",
     "closed_port",
     "empty_postgres_storage",
     "empty_tables",
     "open_storage",
     "postgres_url",
+    "race",
     "scratch_directory",
     "sqlite_file_url",
 ]
@@ -128,3 +133,22 @@ def admin_engine() -> sa.Engine:
     """A separate, unpooled engine on the test server, for inspection and fault injection."""
     url = postgres_url().replace("postgresql://", "postgresql+psycopg://", 1)
     return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+WORKERS = 16
+R = TypeVar("R")
+
+
+def race(work: Callable[[int], R]) -> list[R | Exception]:
+    """Run ``work(0..15)`` on sixteen threads released at once; exceptions come back as values."""
+    barrier = threading.Barrier(WORKERS)
+
+    def run(worker: int) -> R | Exception:
+        barrier.wait(timeout=30)
+        try:
+            return work(worker)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(run, range(WORKERS)))

@@ -18,17 +18,15 @@ the current password"), and a login overtaken by another success still succeeds.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from tests.factories import classic_settings, clock, make_cf, outbox
-from tests.storage_fixtures import ADAPTERS, open_storage
+from tests.storage_fixtures import ADAPTERS, WORKERS, open_storage, race
 
 from credflow.clock import FrozenClock
 from credflow.facade import Credflow
@@ -38,7 +36,6 @@ from credflow.results import LoginResult, LoginStatus, StepResult, StepStatus
 from credflow.storage.protocols import Storage
 from credflow.storage.records import RequiredAction
 
-WORKERS = 16
 ROUNDS = 3
 R = TypeVar("R")
 
@@ -57,21 +54,6 @@ GOOD = "Kx0001vbQm"
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     with open_storage(request.param, tmp_path) as storage:
         yield storage
-
-
-def race(work: Callable[[int], R]) -> list[R | Exception]:
-    """Run ``work(0..15)`` on sixteen threads released at once; exceptions come back as values."""
-    barrier = threading.Barrier(WORKERS)
-
-    def run(worker: int) -> R | Exception:
-        barrier.wait(timeout=30)
-        try:
-            return work(worker)
-        except Exception as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(run, range(WORKERS)))
 
 
 def servers(storage: Storage, **overrides: Any) -> list[Credflow]:

@@ -21,17 +21,15 @@ first-login step does.
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from tests.factories import make_cf, outbox
-from tests.storage_fixtures import ADAPTERS, open_storage
+from tests.storage_fixtures import ADAPTERS, WORKERS, open_storage, race
 from tests.test_login import GOOD, ready
 
 from credflow.facade import Credflow
@@ -39,7 +37,6 @@ from credflow.notify import Message
 from credflow.results import LoginStatus, RecoveryResult, RecoveryStatus
 from credflow.storage.protocols import Storage
 
-WORKERS = 16
 ROUNDS = 3
 R = TypeVar("R")
 
@@ -55,21 +52,6 @@ CODE_THEN_QUESTION: dict[str, Any] = {"recovery": {"steps": ["email_code", "secu
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     with open_storage(request.param, tmp_path) as storage:
         yield storage
-
-
-def race(work: Callable[[int], R]) -> list[R | Exception]:
-    """Run ``work(0..15)`` on sixteen threads released at once; exceptions come back as values."""
-    barrier = threading.Barrier(WORKERS)
-
-    def run(worker: int) -> R | Exception:
-        barrier.wait(timeout=30)
-        try:
-            return work(worker)
-        except Exception as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(run, range(WORKERS)))
 
 
 def no_exceptions(results: list[R | Exception]) -> list[R]:
