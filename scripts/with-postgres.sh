@@ -28,7 +28,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
     chown postgres "$workdir"
-    as_pg() { runuser -u postgres -- "$@"; }
+    as_pg() { (cd "$workdir" && runuser -u postgres -- "$@"); }
 else
     as_pg() { "$@"; }
 fi
