@@ -6,6 +6,7 @@ import threading
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import argon2
 import pytest
@@ -180,25 +181,24 @@ def test_answers_hash_after_normalisation() -> None:
     assert "bleu" not in phc.lower()
 
 
-def test_concurrency_is_bounded() -> None:
+def test_concurrency_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     hasher = Hasher(hashing.TESTING, max_concurrent=2)
     active = 0
     peak = 0
     lock = threading.Lock()
-    inner = hasher._hasher
+    inner = hashing.hash_secret
 
-    class Probe:
-        def hash(self, password: str) -> str:
-            nonlocal active, peak
-            with lock:
-                active += 1
-                peak = max(peak, active)
-            time.sleep(0.01)
-            with lock:
-                active -= 1
-            return inner.hash(password)
+    def probe(*args: Any) -> bytes:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.01)
+        with lock:
+            active -= 1
+        return inner(*args)
 
-    object.__setattr__(hasher, "_hasher", Probe())
+    monkeypatch.setattr(hashing, "hash_secret", probe)
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(hasher.hash, ["Bleu2024x"] * 32))
     assert peak == 2

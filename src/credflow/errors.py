@@ -22,6 +22,8 @@ caller asked credflow to enforce (``validate``)::
     └── StorageError                 the storage adapter could not do what was asked
         ├── StorageUnavailable       the database is down or unreachable; ``__cause__`` tells why
         ├── DuplicateIdentifier      the identifier (case-insensitively) is taken
+        ├── DuplicateOrganisation    the organisation id or registration number is taken
+        ├── DuplicateMembership      the account already belongs to the organisation
         └── ConcurrentUpdate         a compare-and-set lost: someone else changed the record
 
 No exception message ever contains a secret (password, answer, token, code): messages name the
@@ -42,6 +44,8 @@ __all__ = [
     "ConfigurationError",
     "CredflowError",
     "DuplicateIdentifier",
+    "DuplicateMembership",
+    "DuplicateOrganisation",
     "InsecureConfiguration",
     "InvalidEmail",
     "InvalidIdentifier",
@@ -189,6 +193,14 @@ class StorageUnavailable(StorageError):
 
 class DuplicateIdentifier(StorageError):
     """An account with the same identifier (compared case-insensitively) already exists."""
+
+
+class DuplicateOrganisation(StorageError):
+    """An organisation with that id or registration number already exists."""
+
+
+class DuplicateMembership(StorageError):
+    """The account already belongs to that organisation."""
 
 
 class ConcurrentUpdate(StorageError):

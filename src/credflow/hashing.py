@@ -12,16 +12,15 @@ under ``max_concurrent × memory_cost``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import threading
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.low_level import Type, hash_secret, verify_secret
 
 from credflow.errors import ConfigurationError, InsecureConfiguration, PasswordTooLong
 from credflow.policy.answers import normalize_answer
@@ -140,7 +139,7 @@ class Hasher:
         self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(bound):
             self._slots.put(None)
-        self._dummy = self._hasher.hash("credflow dummy password")
+        self._dummy = self._hasher.hash("credflow dummy password").encode("ascii")
         self._header = (
             f"$argon2id$v={argon2.low_level.ARGON2_VERSION}$m={profile.memory_cost},"
             f"t={profile.time_cost},p={profile.parallelism}"
@@ -155,17 +154,26 @@ class Hasher:
         """How many hash or verify operations ran (tests use it to prove equal work)."""
         return self._count
 
-    @contextlib.contextmanager
-    def _slot(self) -> Iterator[None]:
+    def _run(self, phc: bytes | None, secret: bytes, kind: Type = Type.ID) -> bytes | bool:
+        """One argon2id operation inside a concurrency slot, counted: a new PHC string when
+        ``phc`` is None, else whether ``secret`` matches it. Calls the low-level API directly:
+        the work is argon2-cffi's, without its per-call parameter handling."""
         self._slots.get()
         try:
-            yield
+            with self._count_lock:
+                self._count += 1
+            p = self._profile
+            if phc is None:
+                salt = os.urandom(p.salt_len)
+                return hash_secret(
+                    secret, salt, p.time_cost, p.memory_cost, p.parallelism, p.hash_len, Type.ID
+                )
+            try:
+                return verify_secret(phc, secret, kind)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
         finally:
             self._slots.put(None)
-
-    def _counted(self) -> None:
-        with self._count_lock:
-            self._count += 1
 
     @property
     def profile(self) -> Profile:
@@ -182,23 +190,19 @@ class Hasher:
 
     def hash(self, password: str) -> str:
         """The PHC string of ``password`` (NFKC-normalised, ≤ 128 code points)."""
-        normal = _prepare(password)
-        with self._slot():
-            self._counted()
-            return self._hasher.hash(normal)
+        phc = self._run(None, _prepare(password).encode("utf-8"))
+        assert isinstance(phc, bytes)
+        return phc.decode("ascii")
 
     def verify(self, phc: str, password: str) -> Verification:
         """Check ``password`` against ``phc``; a malformed or unusable hash is a mismatch, not a
         crash, and still costs a full verify (so it cannot be told from a wrong password)."""
         normal = _prepare(password)
-        if not phc.startswith("$argon2"):
+        kind = _TYPES.get(phc[: phc.find("$", 1) + 1])
+        if kind is None or not phc.isascii():
             return self.dummy_verify(normal)
-        with self._slot():
-            self._counted()
-            try:
-                self._hasher.verify(phc, normal)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return Verification(False)
+        if not self._run(phc.encode("ascii"), normal.encode("utf-8"), kind):
+            return Verification(False)
         return Verification(True, self._needs_rehash(phc))
 
     def dummy_verify(self, password: str) -> Verification:
@@ -207,10 +211,7 @@ class Hasher:
             normal = _prepare(password)
         except PasswordTooLong:
             normal = "x"
-        with self._slot():
-            self._counted()
-            with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
-                self._hasher.verify(self._dummy, normal)
+        self._run(self._dummy, normal.encode("utf-8"))
         return Verification(False)
 
     def hash_answer(self, answer: str) -> str:
@@ -230,6 +231,9 @@ class Hasher:
         head, _, tail = phc.rpartition("$")
         head, _, salt = head.rpartition("$")
         return head != self._header or len(salt) != self._salt_b64 or len(tail) != self._tag_b64
+
+
+_TYPES = {"$argon2id$": Type.ID, "$argon2i$": Type.I, "$argon2d$": Type.D}
 
 
 def _b64_length(size: int) -> int:

@@ -33,7 +33,15 @@ from credflow.hashing import RFC_9106_LOW_MEMORY, TESTING, Profile
 from credflow.policy import AnswerPolicy, PasswordPolicy, presets
 from credflow.storage.records import RequiredAction
 
-__all__ = ["Lifetimes", "LockoutSettings", "RecoverySettings", "RecoveryStep", "Settings"]
+__all__ = [
+    "Lifetimes",
+    "LockoutSettings",
+    "MfaSettings",
+    "RecoverySettings",
+    "RecoveryStep",
+    "RegistrationSettings",
+    "Settings",
+]
 
 MIN_KEY_BYTES = 32
 
@@ -166,6 +174,43 @@ class RecoverySettings(BaseModel):
         return False
 
 
+class RegistrationSettings(BaseModel):
+    """Self-registration verified by a mailed code (Sage), and email change.
+
+    A code has ``code_digits`` digits, lives ``code_lifetime`` seconds and allows
+    ``code_attempts`` tries; a resend voids the previous code. Accounts still unverified after
+    ``unverified_ttl`` seconds expire. ``login_after_verification`` issues a session when the
+    code is confirmed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    code_digits: int = Field(default=6, ge=6, le=8)
+    code_lifetime: int = Field(default=600, ge=60, le=3_600)
+    code_attempts: int = Field(default=5, ge=1, le=10)
+    unverified_ttl: int = Field(default=7 * 86_400, ge=3_600, le=90 * 86_400)
+    login_after_verification: bool = False
+
+
+class MfaSettings(BaseModel):
+    """Second factors: TOTP apps, codes by SMS (Sage) and recovery codes.
+
+    ``issuer`` names the service in authenticator apps. ``required`` asks every account for a
+    second factor; ``required_roles`` asks it of members holding one of those roles.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str = Field(default="credflow", min_length=1, max_length=64, pattern=r"^[^:]+$")
+    required: bool = False
+    required_roles: tuple[str, ...] = ()
+    sms_code_digits: int = Field(default=6, ge=6, le=8)
+    sms_code_lifetime: int = Field(default=300, ge=60, le=600)
+    sms_code_attempts: int = Field(default=5, ge=1, le=5)
+    recovery_codes: int = Field(default=10, ge=10, le=20)
+
+
 class Settings(BaseModel):
     """Every choice credflow makes, in one frozen, validated object."""
 
@@ -181,6 +226,9 @@ class Settings(BaseModel):
     lifetimes: Lifetimes = Field(default_factory=Lifetimes)
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+    registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
+    mfa: MfaSettings = Field(default_factory=MfaSettings)
+    unique_emails: bool = False
     first_login_actions: tuple[RequiredAction, ...] = (RequiredAction.CHANGE_PASSWORD,)
     security_questions: bool = False
     question_choices: tuple[str, ...] = ()

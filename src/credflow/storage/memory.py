@@ -12,15 +12,25 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from credflow.errors import ConcurrentUpdate, DuplicateIdentifier
+from credflow.errors import (
+    ConcurrentUpdate,
+    DuplicateIdentifier,
+    DuplicateMembership,
+    DuplicateOrganisation,
+)
 from credflow.storage.protocols import check_pagination
 from credflow.storage.records import (
     Account,
     AuditEvent,
     ConsumeOutcome,
     FlowRecord,
+    Membership,
+    MfaFactor,
+    MfaKind,
+    Organisation,
     PasswordCredential,
     PasswordHistoryEntry,
+    RecoveryCode,
     SecurityQuestion,
     TokenRecord,
 )
@@ -48,6 +58,11 @@ class MemoryStorage:
         self._flows: dict[str, FlowRecord] = {}
         self._counters: dict[str, int] = {}
         self._events: list[AuditEvent] = []
+        self._organisations: dict[str, Organisation] = {}
+        self._by_number: dict[str, str] = {}
+        self._memberships: dict[str, Membership] = {}  # key: account id NUL organisation id
+        self._factors: dict[str, MfaFactor] = {}  # key: account id NUL kind
+        self._recovery_codes: dict[str, tuple[RecoveryCode, ...]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStorage(accounts={len(self._accounts)})"
@@ -172,7 +187,14 @@ class MemoryStorage:
             for key, flow in list(self._flows.items()):
                 if flow.account_id == account_id:
                     self._pop(self._flows, key)
+            for table in (self._memberships, self._factors):
+                for key in [k for k in table if k.partition("\0")[0] == account_id]:
+                    self._pop(table, key)
+            self._pop(self._recovery_codes, account_id)
             return True
+
+    def lock_email(self, email_key: str) -> None:
+        """Nothing to do: a memory transaction holds the one lock until it ends."""
 
     # -- credentials -------------------------------------------------------------------------
 
@@ -273,6 +295,114 @@ class MemoryStorage:
     def delete_flow(self, handle_hash: str) -> bool:
         with self._lock:
             return self._pop(self._flows, handle_hash) is not None
+
+    # -- organisations and memberships -------------------------------------------------------
+
+    def create_organisation(self, organisation: Organisation) -> None:
+        with self._lock:
+            number = organisation.registration_number
+            if organisation.id in self._organisations or (
+                number is not None and number in self._by_number
+            ):
+                raise DuplicateOrganisation("organisation already registered")
+            self._put(self._organisations, organisation.id, organisation)
+            if number is not None:
+                self._put(self._by_number, number, organisation.id)
+
+    def get_organisation(self, organisation_id: str) -> Organisation | None:
+        with self._lock:
+            return self._organisations.get(organisation_id)
+
+    def find_organisation(self, registration_number: str) -> Organisation | None:
+        with self._lock:
+            found = self._by_number.get(registration_number)
+            return None if found is None else self._organisations.get(found)
+
+    def create_membership(self, membership: Membership) -> None:
+        with self._lock:
+            key = f"{membership.account_id}\0{membership.organisation_id}"
+            if key in self._memberships:
+                raise DuplicateMembership("already a member of this organisation")
+            self._put(self._memberships, key, membership)
+
+    def get_membership(self, account_id: str, organisation_id: str) -> Membership | None:
+        with self._lock:
+            return self._memberships.get(f"{account_id}\0{organisation_id}")
+
+    def update_membership(self, membership: Membership) -> Membership:
+        with self._lock:
+            key = f"{membership.account_id}\0{membership.organisation_id}"
+            current = self._memberships.get(key)
+            if current is None or current.version != membership.version:
+                raise ConcurrentUpdate("membership changed since it was read")
+            stored = membership.model_copy(update={"version": membership.version + 1})
+            self._put(self._memberships, key, stored)
+            return stored
+
+    def memberships_of(self, account_id: str) -> list[Membership]:
+        with self._lock:
+            found = [m for m in self._memberships.values() if m.account_id == account_id]
+            return sorted(found, key=lambda m: m.organisation_id)
+
+    def members_of(
+        self, organisation_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[Membership]:
+        check_pagination(limit)
+        with self._lock:
+            found = [
+                m
+                for m in self._memberships.values()
+                if m.organisation_id == organisation_id and (after is None or m.account_id > after)
+            ]
+            return sorted(found, key=lambda m: m.account_id)[:limit]
+
+    # -- second factors ----------------------------------------------------------------------
+
+    def save_mfa_factor(self, factor: MfaFactor) -> None:
+        with self._lock:
+            self._put(self._factors, f"{factor.account_id}\0{factor.kind.value}", factor)
+
+    def mfa_factors(self, account_id: str) -> list[MfaFactor]:
+        with self._lock:
+            found = [f for f in self._factors.values() if f.account_id == account_id]
+            return sorted(found, key=lambda f: f.kind.value)
+
+    def delete_mfa_factor(self, account_id: str, kind: MfaKind) -> bool:
+        with self._lock:
+            return self._pop(self._factors, f"{account_id}\0{MfaKind(kind).value}") is not None
+
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        with self._lock:
+            key = f"{account_id}\0{MfaKind.TOTP.value}"
+            factor = self._factors.get(key)
+            if factor is None or step <= factor.last_step:
+                return False
+            self._put(self._factors, key, factor.model_copy(update={"last_step": step}))
+            return True
+
+    def replace_recovery_codes(self, account_id: str, codes: list[RecoveryCode]) -> None:
+        with self._lock:
+            if any(code.account_id != account_id for code in codes):
+                raise ValueError("every recovery code must belong to the account")
+            self._put(self._recovery_codes, account_id, tuple(codes))
+
+    def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
+        with self._lock:
+            codes = self._recovery_codes.get(account_id, ())
+            for index, code in enumerate(codes):
+                if code.code_hash == code_hash and code.used_at is None:
+                    used = code.model_copy(update={"used_at": now})
+                    self._put(
+                        self._recovery_codes,
+                        account_id,
+                        (*codes[:index], used, *codes[index + 1 :]),
+                    )
+                    return True
+            return False
+
+    def recovery_codes_left(self, account_id: str) -> int:
+        with self._lock:
+            return sum(1 for c in self._recovery_codes.get(account_id, ()) if c.used_at is None)
 
     # -- counters ----------------------------------------------------------------------------
 

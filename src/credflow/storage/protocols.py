@@ -16,8 +16,13 @@ from credflow.storage.records import (
     AuditEvent,
     ConsumeOutcome,
     FlowRecord,
+    Membership,
+    MfaFactor,
+    MfaKind,
+    Organisation,
     PasswordCredential,
     PasswordHistoryEntry,
+    RecoveryCode,
     SecurityQuestion,
     TokenRecord,
 )
@@ -64,7 +69,15 @@ class Storage(Protocol):
         ...
 
     def delete_account(self, account_id: str) -> bool:
-        """Remove the account and everything attached to it; True when it existed."""
+        """Remove the account and everything attached to it (credentials, tokens, flows,
+        memberships, second factors, recovery codes); True when it existed."""
+        ...
+
+    def lock_email(self, email_key: str) -> None:
+        """Inside a transaction, hold every other transaction that locks the same email key
+        until this one ends, so "is this address free?" and the write that takes it are one
+        atomic step (unique emails at confirmation). Adapters whose transactions are already
+        serial (memory, SQLite) may do nothing."""
         ...
 
     # -- credentials -------------------------------------------------------------------------
@@ -134,6 +147,77 @@ class Storage(Protocol):
 
     def delete_flow(self, handle_hash: str) -> bool:
         """Remove a flow; True when it existed."""
+        ...
+
+    # -- organisations and memberships -------------------------------------------------------
+
+    def create_organisation(self, organisation: Organisation) -> None:
+        """Insert ``organisation``. Raise DuplicateOrganisation when its id or its registration
+        number is taken."""
+        ...
+
+    def get_organisation(self, organisation_id: str) -> Organisation | None:
+        """The organisation with that id, or None."""
+        ...
+
+    def find_organisation(self, registration_number: str) -> Organisation | None:
+        """The organisation with that (normalised) registration number, or None."""
+        ...
+
+    def create_membership(self, membership: Membership) -> None:
+        """Insert a membership. Raise DuplicateMembership when the account already belongs to
+        the organisation."""
+        ...
+
+    def get_membership(self, account_id: str, organisation_id: str) -> Membership | None:
+        """The account's membership of the organisation, or None."""
+        ...
+
+    def update_membership(self, membership: Membership) -> Membership:
+        """Replace the membership if its stored version is ``membership.version``; return it with
+        ``version`` incremented. Raise ConcurrentUpdate otherwise (or when it is gone)."""
+        ...
+
+    def memberships_of(self, account_id: str) -> list[Membership]:
+        """Every membership of the account, ordered by organisation id."""
+        ...
+
+    def members_of(
+        self, organisation_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[Membership]:
+        """The organisation's memberships ordered by account id, starting after ``after``."""
+        ...
+
+    # -- second factors ----------------------------------------------------------------------
+
+    def save_mfa_factor(self, factor: MfaFactor) -> None:
+        """Insert or replace the account's factor of ``factor.kind``."""
+        ...
+
+    def mfa_factors(self, account_id: str) -> list[MfaFactor]:
+        """The account's factors, ordered by kind."""
+        ...
+
+    def delete_mfa_factor(self, account_id: str, kind: MfaKind) -> bool:
+        """Remove the account's factor of that kind; True when it existed."""
+        ...
+
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        """Record ``step`` as the newest TOTP step used, atomically, only if it is newer than the
+        stored one: of many concurrent callers with the same step, exactly one gets True."""
+        ...
+
+    def replace_recovery_codes(self, account_id: str, codes: list[RecoveryCode]) -> None:
+        """Delete the account's recovery codes and store ``codes`` instead."""
+        ...
+
+    def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
+        """Mark that unused code as used, atomically; True for exactly one of many concurrent
+        callers, False when the code is unknown or already used."""
+        ...
+
+    def recovery_codes_left(self, account_id: str) -> int:
+        """How many unused recovery codes the account has."""
         ...
 
     # -- failure counters --------------------------------------------------------------------

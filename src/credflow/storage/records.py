@@ -23,8 +23,14 @@ __all__ = [
     "AuditEvent",
     "ConsumeOutcome",
     "FlowRecord",
+    "Membership",
+    "MembershipStatus",
+    "MfaFactor",
+    "MfaKind",
+    "Organisation",
     "PasswordCredential",
     "PasswordHistoryEntry",
+    "RecoveryCode",
     "RequiredAction",
     "SecurityQuestion",
     "TokenRecord",
@@ -219,3 +225,68 @@ class AuditEvent(_Record):
     account_id: str | None = None
     at: Instant
     details: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class Organisation(_Record):
+    """A client organisation (DEFI, Certigna). ``registration_number`` is a normalised SIRET
+    (14 digits) or SIREN (9 digits), unique among organisations when present."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    registration_number: str | None = Field(default=None, pattern=r"^(\d{9}|\d{14})$")
+    created_at: Instant
+
+
+class MembershipStatus(StrEnum):
+    """Where a person stands in one organisation."""
+
+    PENDING_APPROVAL = "pending_approval"
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class Membership(_Record):
+    """An account's place in an organisation: free-form roles and a status.
+
+    ``version`` increases on every write (compare-and-set, as for accounts)."""
+
+    account_id: str
+    organisation_id: str
+    roles: tuple[str, ...] = ()
+    status: MembershipStatus = MembershipStatus.PENDING_APPROVAL
+    version: int = Field(default=1, ge=1)
+    created_at: Instant
+    updated_at: Instant
+
+
+class MfaKind(StrEnum):
+    """A kind of second factor."""
+
+    TOTP = "totp"
+    SMS = "sms"
+
+
+class MfaFactor(_Record):
+    """An account's second factor, one per kind.
+
+    For TOTP, ``secret`` is the base32 shared secret (a secret: never in reprs or events) and
+    ``last_step`` the newest 30-second step accepted, so a code is never accepted twice. For SMS,
+    ``phone`` is the number codes go to. A factor counts only once ``confirmed``.
+    """
+
+    account_id: str
+    kind: MfaKind
+    secret: str | None = Field(default=None, repr=False)
+    phone: str | None = Field(default=None, max_length=32)
+    confirmed: bool = False
+    last_step: int = -1
+    created_at: Instant
+
+
+class RecoveryCode(_Record):
+    """One MFA recovery code, kept as its SHA-256 (the codes carry ≥ 80 random bits)."""
+
+    account_id: str
+    code_hash: str = Field(min_length=64, max_length=64, repr=False)
+    created_at: Instant
+    used_at: Instant | None = None
