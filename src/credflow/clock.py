@@ -51,8 +51,8 @@ class FrozenClock:
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
-        with self._lock:
-            return self._now
+        # No lock for a read: one attribute load is atomic, and the datetime is immutable.
+        return self._now
 
     def advance(self, seconds: float) -> datetime:
         """Move forward by ``seconds`` (may be fractional, never negative); return the new time."""

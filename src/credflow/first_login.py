@@ -251,15 +251,17 @@ class FirstLoginService:
                     if target is FirstLoginState.MFA_REQUIRED
                     else None
                 )
+                session = None
+                if target is FirstLoginState.COMPLETED:  # the session commits with the step
+                    self._audit.record("login_succeeded", updated.id, after="first_login")
+                    session = self._sessions.issue(updated)
         except ConcurrentUpdate:
             return self._result(StepStatus.INVALID, "flow.invalid", lang)
         if target is FirstLoginState.REAUTHENTICATE:
             return self._result(StepStatus.REAUTHENTICATE, "flow.reauthenticate", lang)
         if second is not None:
             return self._result(StepStatus.MFA_REQUIRED, "login.mfa_required", lang, flow=second)
-        if target is FirstLoginState.COMPLETED:
-            self._audit.record("login_succeeded", updated.id, after="first_login")
-            session = self._sessions.issue(updated)
+        if session is not None:
             return self._result(StepStatus.COMPLETED, "flow.completed", lang, session=session)
         action = _STATE_ACTION[target]
         return self._result(

@@ -56,6 +56,8 @@ class Messages:
 
     def resolve(self, locale: str) -> str:
         """Map ``fr``, ``fr-FR`` or ``fr_CA`` to a catalogue locale, or raise UnsupportedLocale."""
+        if locale in self._catalogues:  # already a catalogue name: the services' usual call
+            return locale
         if not isinstance(locale, str):
             raise TypeError(f"locale must be a str, not {type(locale).__name__}")
         key = locale.lower().replace("_", "-")

@@ -43,6 +43,8 @@ def normalize_answer(answer: str) -> str:
     if not isinstance(answer, str):
         raise TypeError(f"answer must be a str, not {type(answer).__name__}")
     folded = unicodedata.normalize("NFKC", answer).casefold()
+    if folded.isascii():  # nothing to decompose: the common case, without a pass per character
+        return " ".join(folded.split())
     decomposed = unicodedata.normalize("NFD", folded)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(unicodedata.normalize("NFC", bare).split())

@@ -7,8 +7,8 @@ and keeps an undo log, so a failure anywhere inside leaves the previous state wh
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Callable, MutableMapping
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -69,21 +69,8 @@ class MemoryStorage:
 
     # -- transactions and the undo log -------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            if getattr(self._local, "undo", None) is not None:
-                yield
-                return
-            self._local.undo = []
-            try:
-                yield
-            except BaseException:
-                for undo in reversed(self._local.undo):
-                    undo()
-                raise
-            finally:
-                self._local.undo = None
+    def transaction(self) -> AbstractContextManager[None]:
+        return _Transaction(self)
 
     def _log(self, undo: Callable[[], None]) -> None:
         log = getattr(self._local, "undo", None)
@@ -384,6 +371,8 @@ class MemoryStorage:
         with self._lock:
             if any(code.account_id != account_id for code in codes):
                 raise ValueError("every recovery code must belong to the account")
+            if len({code.code_hash for code in codes}) != len(codes):
+                raise ValueError("recovery codes must be distinct")
             self._put(self._recovery_codes, account_id, tuple(codes))
 
     def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
@@ -450,6 +439,35 @@ class MemoryStorage:
                     self._log(_setter(self._events, index, event))
                     changed += 1
             return changed
+
+
+class _Transaction:
+    """Holds the storage lock for the block; the outermost one keeps the undo log and replays
+    it backwards when the block raises. (A class, not a generator: it runs on every write.)"""
+
+    __slots__ = ("_outer", "_storage")
+
+    def __init__(self, storage: MemoryStorage) -> None:
+        self._storage = storage
+        self._outer = False
+
+    def __enter__(self) -> None:
+        storage = self._storage
+        storage._lock.acquire()
+        self._outer = getattr(storage._local, "undo", None) is None
+        if self._outer:
+            storage._local.undo = []
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        storage = self._storage
+        try:
+            if self._outer:
+                undo, storage._local.undo = storage._local.undo, None
+                if kind is not None:
+                    for step in reversed(undo):
+                        step()
+        finally:
+            storage._lock.release()
 
 
 def _restore(table: MutableMapping[str, Any], key: str, old: Any) -> None:
