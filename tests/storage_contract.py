@@ -22,6 +22,7 @@ it through subclasses. Concurrency (exactly one winner of a race) is tested sepa
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +30,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from credflow.errors import ConcurrentUpdate, DuplicateIdentifier
+from credflow.errors import (
+    ConcurrentUpdate,
+    DuplicateIdentifier,
+    DuplicateMembership,
+    DuplicateOrganisation,
+)
 from credflow.storage.protocols import Storage
 from credflow.storage.records import (
     Account,
@@ -37,7 +43,13 @@ from credflow.storage.records import (
     AuditEvent,
     ConsumeOutcome,
     FlowRecord,
+    Membership,
+    MembershipStatus,
+    MfaFactor,
+    MfaKind,
+    Organisation,
     PasswordCredential,
+    RecoveryCode,
     RequiredAction,
     SecurityQuestion,
     TokenRecord,
@@ -49,9 +61,13 @@ __all__ = [
     "T0",
     "StorageContract",
     "make_account",
+    "make_code",
     "make_credential",
     "make_event",
+    "make_factor",
     "make_flow",
+    "make_membership",
+    "make_organisation",
     "make_token",
     "sha",
 ]
@@ -134,6 +150,55 @@ def make_event(
     type_: str = "signed_in", account_id: str | None = "acc-1", at: datetime = T0, **details: Any
 ) -> AuditEvent:
     return AuditEvent(type=type_, account_id=account_id, at=at, details=details)
+
+
+def make_organisation(
+    organisation_id: str = "org-1", registration_number: str | None = None, **changes: Any
+) -> Organisation:
+    fields: dict[str, Any] = {
+        "id": organisation_id,
+        "name": f"Organisation {organisation_id}",
+        "registration_number": registration_number,
+        "created_at": T0,
+    }
+    fields.update(changes)
+    return Organisation(**fields)
+
+
+def make_membership(
+    account_id: str = "acc-1",
+    organisation_id: str = "org-1",
+    roles: tuple[str, ...] = ("user",),
+    **changes: Any,
+) -> Membership:
+    fields: dict[str, Any] = {
+        "account_id": account_id,
+        "organisation_id": organisation_id,
+        "roles": roles,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    fields.update(changes)
+    return Membership(**fields)
+
+
+def make_factor(
+    account_id: str = "acc-1", kind: MfaKind = MfaKind.TOTP, **changes: Any
+) -> MfaFactor:
+    """A confirmed factor: TOTP with a base32 secret, SMS with a phone number."""
+    fields: dict[str, Any] = {"account_id": account_id, "kind": kind, "confirmed": True}
+    if kind is MfaKind.TOTP:
+        fields["secret"] = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    else:
+        fields["phone"] = "+33 6 12 34 56 78"
+    fields["created_at"] = T0
+    fields.update(changes)
+    return MfaFactor(**fields)
+
+
+def make_code(name: str, account_id: str = "acc-1", **changes: Any) -> RecoveryCode:
+    """A recovery code whose hash is ``sha(name)``."""
+    return RecoveryCode(account_id=account_id, code_hash=sha(name), created_at=T0, **changes)
 
 
 def _snapshot(storage: Storage, account_ids: list[str], token_names: list[str]) -> dict[str, Any]:
@@ -820,6 +885,535 @@ class StorageContract:
         with pytest.raises(ConcurrentUpdate):
             storage.advance_flow(make_flow(), expected_state="start")
 
+    def test_purge_expired_drops_tokens_and_flows_expired_before_the_cutoff(
+        self, storage: Storage
+    ) -> None:
+        cutoff = T0 + timedelta(hours=1)
+        storage.save_token(make_token("old", expires_at=cutoff - US))
+        storage.save_token(make_token("edge", expires_at=cutoff))
+        storage.save_token(make_token("used", expires_at=cutoff - US, used_at=T0))
+        storage.save_flow(make_flow("old-flow", expires_at=cutoff - US))
+        storage.save_flow(make_flow("live-flow", expires_at=cutoff + US))
+        assert storage.purge_expired(cutoff) == 3
+        assert storage.get_token(sha("old")) is None
+        assert storage.get_token(sha("used")) is None
+        assert storage.get_token(sha("edge")) is not None
+        assert storage.get_flow(sha("old-flow")) is None
+        assert storage.get_flow(sha("live-flow")) is not None
+        assert storage.purge_expired(cutoff) == 0
+        # the purged token no longer counts for its account; the kept one still does
+        assert storage.void_tokens("acc-1", None, T0) == 1
+
+    def test_purge_expired_rolls_back_with_its_transaction(self, storage: Storage) -> None:
+        storage.save_token(make_token("old", expires_at=T0))
+        with pytest.raises(_Boom):
+            _fail_in_transaction(storage, lambda: storage.purge_expired(T0 + US))
+        assert storage.get_token(sha("old")) is not None
+
+    # -- organisations -------------------------------------------------------------------------
+
+    def test_create_then_get_organisation_round_trips(self, storage: Storage) -> None:
+        siret = make_organisation(
+            "o" * 64, "73282932000074", name="Défi Informatique — Agence de Lyon " + "x" * 165
+        )
+        assert len(siret.name) == 200
+        siren = make_organisation("org-2", "732829320", created_at=T0 + US)
+        unnumbered = make_organisation("org-3")
+        for organisation in (siret, siren, unnumbered):
+            storage.create_organisation(organisation)
+        assert storage.get_organisation("o" * 64) == siret
+        assert storage.get_organisation("org-2") == siren
+        assert storage.get_organisation("org-3") == unnumbered
+
+    def test_get_unknown_organisation_is_none(self, storage: Storage) -> None:
+        storage.create_organisation(make_organisation())
+        assert storage.get_organisation("org-2") is None
+        assert storage.get_organisation("ORG-1") is None
+        assert storage.get_organisation("") is None
+
+    def test_find_organisation_by_registration_number(self, storage: Storage) -> None:
+        siret = make_organisation("org-1", "73282932000074")
+        siren = make_organisation("org-2", "732829320")
+        storage.create_organisation(siret)
+        storage.create_organisation(siren)
+        storage.create_organisation(make_organisation("org-3"))
+        assert storage.find_organisation("73282932000074") == siret
+        assert storage.find_organisation("732829320") == siren
+        # The number is compared exactly: normalising it is the caller's job.
+        assert storage.find_organisation("732 829 320") is None
+        assert storage.find_organisation("73282932000075") is None
+        assert storage.find_organisation("") is None
+
+    def test_duplicate_organisation_id_is_refused(self, storage: Storage) -> None:
+        original = make_organisation("org-1", "732829320")
+        storage.create_organisation(original)
+        with pytest.raises(DuplicateOrganisation):
+            storage.create_organisation(make_organisation("org-1", "73282932000074", name="B"))
+        assert storage.get_organisation("org-1") == original
+        assert storage.find_organisation("73282932000074") is None
+        assert storage.find_organisation("732829320") == original
+
+    def test_duplicate_registration_number_is_refused(self, storage: Storage) -> None:
+        original = make_organisation("org-1", "73282932000074")
+        storage.create_organisation(original)
+        with pytest.raises(DuplicateOrganisation):
+            storage.create_organisation(make_organisation("org-2", "73282932000074"))
+        assert storage.get_organisation("org-2") is None
+        assert storage.find_organisation("73282932000074") == original
+
+    def test_organisations_without_a_number_are_not_duplicates(self, storage: Storage) -> None:
+        for n in range(3):
+            storage.create_organisation(make_organisation(f"org-{n}"))
+        assert [storage.get_organisation(f"org-{n}") is not None for n in range(3)] == [True] * 3
+
+    # -- memberships ---------------------------------------------------------------------------
+
+    def test_create_then_get_membership_round_trips(self, storage: Storage) -> None:
+        # Roles keep their order (and their case), whatever it is.
+        membership = make_membership(
+            "acc-1",
+            "org-1",
+            ("viewer", "Admin", "facturation-é", "approver"),
+            status=MembershipStatus.ACTIVE,
+            version=3,
+            updated_at=T0 + timedelta(days=1, microseconds=1),
+        )
+        no_roles = make_membership("acc-2", "org-1", ())
+        storage.create_membership(membership)
+        storage.create_membership(no_roles)
+        stored = storage.get_membership("acc-1", "org-1")
+        assert stored == membership
+        assert stored is not None
+        assert stored.roles == ("viewer", "Admin", "facturation-é", "approver")
+        assert storage.get_membership("acc-2", "org-1") == no_roles
+        assert storage.get_membership("acc-2", "org-1").roles == ()  # type: ignore[union-attr]
+
+    def test_a_new_membership_is_pending_approval_by_default(self, storage: Storage) -> None:
+        storage.create_membership(make_membership())
+        stored = storage.get_membership("acc-1", "org-1")
+        assert stored is not None
+        assert stored.status is MembershipStatus.PENDING_APPROVAL
+        assert stored.version == 1
+
+    def test_get_unknown_membership_is_none(self, storage: Storage) -> None:
+        storage.create_membership(make_membership("acc-1", "org-1"))
+        assert storage.get_membership("acc-1", "org-2") is None
+        assert storage.get_membership("acc-2", "org-1") is None
+        assert storage.get_membership("org-1", "acc-1") is None
+
+    def test_duplicate_membership_is_refused(self, storage: Storage) -> None:
+        original = make_membership("acc-1", "org-1", ("admin",))
+        storage.create_membership(original)
+        with pytest.raises(DuplicateMembership):
+            storage.create_membership(
+                make_membership("acc-1", "org-1", ("user",), status=MembershipStatus.ACTIVE)
+            )
+        assert storage.get_membership("acc-1", "org-1") == original
+        assert storage.memberships_of("acc-1") == [original]
+        assert storage.members_of("org-1") == [original]
+        # Another organisation, or another account, is not a duplicate.
+        storage.create_membership(make_membership("acc-1", "org-2"))
+        storage.create_membership(make_membership("acc-2", "org-1"))
+
+    def test_update_membership_replaces_it_and_increments_the_version(
+        self, storage: Storage
+    ) -> None:
+        storage.create_membership(make_membership(version=4))
+        changed = make_membership(
+            roles=("admin", "user"),
+            status=MembershipStatus.DISABLED,
+            version=4,
+            created_at=T0 - timedelta(days=1),
+            updated_at=T0 + timedelta(seconds=30, microseconds=1),
+        )
+        stored = storage.update_membership(changed)
+        assert stored == changed.model_copy(update={"version": 5})
+        assert storage.get_membership("acc-1", "org-1") == stored
+        again = storage.update_membership(stored.model_copy(update={"roles": ()}))
+        assert again.version == 6
+        assert storage.get_membership("acc-1", "org-1") == again
+
+    def test_update_membership_with_a_stale_version_raises(self, storage: Storage) -> None:
+        storage.create_membership(make_membership())
+        first = storage.update_membership(make_membership(status=MembershipStatus.ACTIVE))
+        for version in (1, 3):
+            with pytest.raises(ConcurrentUpdate):
+                storage.update_membership(
+                    make_membership(status=MembershipStatus.DISABLED, version=version)
+                )
+        assert storage.get_membership("acc-1", "org-1") == first
+
+    def test_update_of_a_missing_membership_raises(self, storage: Storage) -> None:
+        storage.create_membership(make_membership("acc-1", "org-2"))
+        with pytest.raises(ConcurrentUpdate):
+            storage.update_membership(make_membership("acc-1", "org-1"))
+        assert storage.get_membership("acc-1", "org-1") is None
+        assert [m.organisation_id for m in storage.memberships_of("acc-1")] == ["org-2"]
+
+    def test_memberships_of_orders_by_organisation_id(self, storage: Storage) -> None:
+        for organisation_id in ("org-b", "org-A", "org-a", "org-0"):
+            storage.create_membership(make_membership("acc-1", organisation_id))
+        storage.create_membership(make_membership("acc-2", "org-a"))
+        found = storage.memberships_of("acc-1")
+        assert [m.organisation_id for m in found] == ["org-0", "org-A", "org-a", "org-b"]
+        assert {m.account_id for m in found} == {"acc-1"}
+        assert found[2] == storage.get_membership("acc-1", "org-a")
+        assert storage.memberships_of("acc-9") == []
+
+    def test_members_of_orders_by_account_id_and_paginates(self, storage: Storage) -> None:
+        ids = [f"acc-{n}" for n in (5, 1, 7, 3, 2, 6, 4)]
+        for account_id in ids:
+            storage.create_membership(make_membership(account_id, "org-1"))
+        storage.create_membership(make_membership("acc-0", "org-2"))
+        pages: list[list[str]] = []
+        after: str | None = None
+        for _ in range(10):  # bounded, so an adapter that ignores ``after`` fails, not hangs
+            page = storage.members_of("org-1", after=after, limit=3)
+            if not page:
+                break
+            pages.append([m.account_id for m in page])
+            after = page[-1].account_id
+        assert pages == [["acc-1", "acc-2", "acc-3"], ["acc-4", "acc-5", "acc-6"], ["acc-7"]]
+        assert [m.account_id for m in storage.members_of("org-1")] == sorted(ids)
+        assert [m.account_id for m in storage.members_of("org-1", after="acc-3x", limit=2)] == [
+            "acc-4",
+            "acc-5",
+        ]
+        assert storage.members_of("org-1", after="acc-7") == []
+        assert [m.account_id for m in storage.members_of("org-2")] == ["acc-0"]
+        assert storage.members_of("org-9") == []
+
+    def test_members_of_default_limit_is_100(self, storage: Storage) -> None:
+        with storage.transaction():
+            for n in range(101):
+                storage.create_membership(make_membership(f"acc-{n:03}", "org-1"))
+        assert len(storage.members_of("org-1")) == 100
+        assert storage.members_of("org-1", limit=10_000)[-1].account_id == "acc-100"
+        assert len(storage.members_of("org-1", limit=1)) == 1
+
+    @pytest.mark.parametrize("limit", [0, -1, 10_001])
+    def test_members_of_refuses_a_limit_out_of_bounds(self, storage: Storage, limit: int) -> None:
+        storage.create_membership(make_membership())
+        with pytest.raises(ValueError, match="limit"):
+            storage.members_of("org-1", limit=limit)
+
+    # -- second factors ------------------------------------------------------------------------
+
+    def test_save_mfa_factor_round_trips(self, storage: Storage) -> None:
+        totp = make_factor(last_step=58_000_000_123, created_at=T0 + US)
+        sms = make_factor(kind=MfaKind.SMS, confirmed=False)
+        storage.save_mfa_factor(totp)
+        storage.save_mfa_factor(sms)
+        factors = storage.mfa_factors("acc-1")
+        assert factors == [sms, totp]  # ordered by kind: "sms" < "totp"
+        assert factors[1].secret == "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        assert factors[1].last_step == 58_000_000_123
+        assert factors[0].phone == "+33 6 12 34 56 78"
+        assert factors[0].secret is None
+
+    def test_a_new_totp_factor_has_no_step_used(self, storage: Storage) -> None:
+        storage.save_mfa_factor(make_factor(confirmed=False))
+        (stored,) = storage.mfa_factors("acc-1")
+        assert stored.last_step == -1
+        assert stored.confirmed is False
+
+    def test_save_mfa_factor_replaces_the_factor_of_that_kind(self, storage: Storage) -> None:
+        storage.save_mfa_factor(make_factor(confirmed=False))
+        storage.save_mfa_factor(make_factor(kind=MfaKind.SMS))
+        storage.save_mfa_factor(make_factor("acc-2"))
+        replaced = make_factor(
+            secret="GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", last_step=42, created_at=T0 + US
+        )
+        storage.save_mfa_factor(replaced)
+        assert storage.mfa_factors("acc-1") == [make_factor(kind=MfaKind.SMS), replaced]
+        assert storage.mfa_factors("acc-2") == [make_factor("acc-2")]
+
+    def test_mfa_factors_of_an_account_without_any_is_empty(self, storage: Storage) -> None:
+        storage.save_mfa_factor(make_factor("acc-2"))
+        assert storage.mfa_factors("acc-1") == []
+
+    def test_delete_mfa_factor(self, storage: Storage) -> None:
+        storage.save_mfa_factor(make_factor())
+        storage.save_mfa_factor(make_factor(kind=MfaKind.SMS))
+        storage.save_mfa_factor(make_factor("acc-2"))
+        assert storage.delete_mfa_factor("acc-1", MfaKind.TOTP) is True
+        assert storage.mfa_factors("acc-1") == [make_factor(kind=MfaKind.SMS)]
+        assert storage.delete_mfa_factor("acc-1", MfaKind.TOTP) is False
+        assert storage.delete_mfa_factor("acc-9", MfaKind.SMS) is False
+        assert storage.mfa_factors("acc-2") == [make_factor("acc-2")]
+        assert storage.use_totp_step("acc-1", 1) is False
+
+    @pytest.mark.req("OT-04")
+    def test_use_totp_step_accepts_only_strictly_newer_steps(self, storage: Storage) -> None:
+        storage.save_mfa_factor(make_factor())
+        assert storage.use_totp_step("acc-1", 100) is True
+        assert storage.use_totp_step("acc-1", 100) is False  # a replay
+        assert storage.use_totp_step("acc-1", 99) is False  # an older code after a newer one
+        assert storage.mfa_factors("acc-1")[0].last_step == 100
+        assert storage.use_totp_step("acc-1", 101) is True
+        assert storage.use_totp_step("acc-1", 58_000_000_000) is True
+        assert storage.use_totp_step("acc-1", 101) is False
+        (stored,) = storage.mfa_factors("acc-1")
+        assert stored == make_factor(last_step=58_000_000_000)
+
+    @pytest.mark.req("OT-04")
+    def test_use_totp_step_starts_above_the_saved_last_step(self, storage: Storage) -> None:
+        storage.save_mfa_factor(make_factor())  # last_step -1: step 0 is newer
+        assert storage.use_totp_step("acc-1", 0) is True
+        storage.save_mfa_factor(make_factor("acc-2", last_step=500))
+        assert storage.use_totp_step("acc-2", 500) is False
+        assert storage.use_totp_step("acc-2", 501) is True
+
+    @pytest.mark.req("OT-04")
+    def test_use_totp_step_without_a_totp_factor_is_false(self, storage: Storage) -> None:
+        assert storage.use_totp_step("acc-1", 1) is False
+        storage.save_mfa_factor(make_factor(kind=MfaKind.SMS))
+        storage.save_mfa_factor(make_factor("acc-2", last_step=5))
+        assert storage.use_totp_step("acc-1", 1) is False
+        assert storage.mfa_factors("acc-1") == [make_factor(kind=MfaKind.SMS)]
+        assert storage.mfa_factors("acc-2")[0].last_step == 5
+
+    @pytest.mark.req("OT-04")
+    def test_totp_steps_are_per_account(self, storage: Storage) -> None:
+        storage.save_mfa_factor(make_factor("acc-1"))
+        storage.save_mfa_factor(make_factor("acc-2"))
+        assert storage.use_totp_step("acc-1", 7) is True
+        assert storage.use_totp_step("acc-2", 7) is True
+        assert storage.use_totp_step("acc-2", 7) is False
+        assert [storage.mfa_factors(a)[0].last_step for a in ("acc-1", "acc-2")] == [7, 7]
+
+    # -- recovery codes ------------------------------------------------------------------------
+
+    @pytest.mark.req("RC-06")
+    def test_recovery_codes_left_counts_unused_codes(self, storage: Storage) -> None:
+        assert storage.recovery_codes_left("acc-1") == 0
+        codes = [make_code(f"c{n}") for n in range(10)]
+        storage.replace_recovery_codes("acc-1", codes)
+        assert storage.recovery_codes_left("acc-1") == 10
+        assert storage.recovery_codes_left("acc-2") == 0
+        assert storage.use_recovery_code("acc-1", sha("c3"), T0) is True
+        assert storage.recovery_codes_left("acc-1") == 9
+
+    @pytest.mark.req("RC-03")
+    def test_use_recovery_code_works_once(self, storage: Storage) -> None:
+        storage.replace_recovery_codes("acc-1", [make_code("c1"), make_code("c2")])
+        now = T0 + timedelta(minutes=1, microseconds=3)
+        assert storage.use_recovery_code("acc-1", sha("c1"), now) is True
+        assert storage.use_recovery_code("acc-1", sha("c1"), now + US) is False
+        assert storage.recovery_codes_left("acc-1") == 1
+        assert storage.use_recovery_code("acc-1", sha("c2"), now) is True
+        assert storage.use_recovery_code("acc-1", sha("c2"), now) is False
+        assert storage.recovery_codes_left("acc-1") == 0
+
+    @pytest.mark.req("RC-03")
+    def test_use_of_an_unknown_recovery_code_is_false(self, storage: Storage) -> None:
+        storage.replace_recovery_codes("acc-1", [make_code("c1")])
+        storage.replace_recovery_codes("acc-2", [make_code("c2", "acc-2")])
+        assert storage.use_recovery_code("acc-1", sha("nope"), T0) is False
+        assert storage.use_recovery_code("acc-1", sha("c2"), T0) is False  # another account's
+        assert storage.use_recovery_code("acc-9", sha("c1"), T0) is False
+        assert storage.recovery_codes_left("acc-1") == 1
+        assert storage.recovery_codes_left("acc-2") == 1
+
+    @pytest.mark.req("RC-03")
+    def test_a_code_saved_as_used_stays_used(self, storage: Storage) -> None:
+        storage.replace_recovery_codes("acc-1", [make_code("c1", used_at=T0 + US), make_code("c2")])
+        assert storage.recovery_codes_left("acc-1") == 1
+        assert storage.use_recovery_code("acc-1", sha("c1"), T0) is False
+        assert storage.use_recovery_code("acc-1", sha("c2"), T0) is True
+
+    @pytest.mark.req("RC-05")
+    def test_replace_recovery_codes_replaces_the_whole_set(self, storage: Storage) -> None:
+        storage.replace_recovery_codes("acc-1", [make_code(f"old{n}") for n in range(10)])
+        storage.replace_recovery_codes("acc-2", [make_code("other", "acc-2")])
+        assert storage.use_recovery_code("acc-1", sha("old0"), T0) is True
+
+        storage.replace_recovery_codes("acc-1", [make_code("new0"), make_code("new1")])
+
+        assert storage.recovery_codes_left("acc-1") == 2
+        for n in range(10):  # every old code is void, used or not
+            assert storage.use_recovery_code("acc-1", sha(f"old{n}"), T0) is False
+        assert storage.use_recovery_code("acc-1", sha("new1"), T0) is True
+        assert storage.recovery_codes_left("acc-2") == 1
+        # The set may be the same codes again, fresh; or nothing at all.
+        storage.replace_recovery_codes("acc-1", [make_code("new0"), make_code("new1")])
+        assert storage.recovery_codes_left("acc-1") == 2
+        storage.replace_recovery_codes("acc-1", [])
+        assert storage.recovery_codes_left("acc-1") == 0
+        assert storage.use_recovery_code("acc-1", sha("new0"), T0) is False
+
+    @pytest.mark.parametrize(
+        "codes",
+        [[make_code("c1"), make_code("c2", "acc-2")], [make_code("c1"), make_code("c1")]],
+        ids=["another-account", "duplicate"],
+    )
+    def test_replace_recovery_codes_refuses_a_bad_set(
+        self, storage: Storage, codes: list[RecoveryCode]
+    ) -> None:
+        storage.replace_recovery_codes("acc-1", [make_code("kept")])
+        with pytest.raises(ValueError):
+            storage.replace_recovery_codes("acc-1", codes)
+        assert storage.recovery_codes_left("acc-1") == 1
+        assert storage.recovery_codes_left("acc-2") == 0
+        assert storage.use_recovery_code("acc-1", sha("kept"), T0) is True
+
+    # -- everything attached to an account goes with it ----------------------------------------
+
+    def _enrol(self, storage: Storage, account_id: str, identifier: str) -> None:
+        storage.create_account(make_account(account_id, identifier, None))
+        for organisation_id in ("org-1", "org-2"):
+            storage.create_membership(make_membership(account_id, organisation_id))
+        storage.save_mfa_factor(make_factor(account_id))
+        storage.save_mfa_factor(make_factor(account_id, MfaKind.SMS))
+        storage.replace_recovery_codes(
+            account_id, [make_code(f"{account_id}-{n}", account_id) for n in range(3)]
+        )
+
+    def test_delete_account_removes_memberships_factors_and_recovery_codes(
+        self, storage: Storage
+    ) -> None:
+        storage.create_organisation(make_organisation("org-1", "732829320"))
+        self._enrol(storage, "acc-1", "Alice")
+        self._enrol(storage, "acc-2", "Bob")
+        bob = (
+            storage.memberships_of("acc-2"),
+            storage.mfa_factors("acc-2"),
+            storage.recovery_codes_left("acc-2"),
+        )
+
+        assert storage.delete_account("acc-1") is True
+
+        assert storage.memberships_of("acc-1") == []
+        assert storage.get_membership("acc-1", "org-1") is None
+        assert [m.account_id for m in storage.members_of("org-1")] == ["acc-2"]
+        assert storage.mfa_factors("acc-1") == []
+        assert storage.use_totp_step("acc-1", 1) is False
+        assert storage.recovery_codes_left("acc-1") == 0
+        assert storage.use_recovery_code("acc-1", sha("acc-1-0"), T0) is False
+        # The organisation stays, and so does everything of the other account.
+        assert storage.get_organisation("org-1") == make_organisation("org-1", "732829320")
+        assert (
+            storage.memberships_of("acc-2"),
+            storage.mfa_factors("acc-2"),
+            storage.recovery_codes_left("acc-2"),
+        ) == bob
+        # An account created again under the same id starts with nothing.
+        storage.create_account(make_account("acc-1", "Alice", None))
+        assert storage.memberships_of("acc-1") == []
+        assert storage.mfa_factors("acc-1") == []
+        assert storage.recovery_codes_left("acc-1") == 0
+
+    # -- transactions over the new records (DB-02) ---------------------------------------------
+
+    def _snapshot_of_second_factors(self, storage: Storage) -> dict[str, Any]:
+        return {
+            "organisations": [storage.get_organisation(f"org-{n}") for n in (1, 2, 3)],
+            "by_number": [storage.find_organisation(n) for n in ("732829320", "552100554")],
+            "memberships": [storage.memberships_of(a) for a in ("acc-1", "acc-2", "acc-3")],
+            "members": [storage.members_of(f"org-{n}") for n in (1, 2, 3)],
+            "factors": [storage.mfa_factors(a) for a in ("acc-1", "acc-2")],
+            "codes_left": [storage.recovery_codes_left(a) for a in ("acc-1", "acc-2")],
+        }
+
+    @pytest.mark.req("DB-02")
+    def test_transaction_rolls_back_writes_to_organisations_factors_and_codes(
+        self, storage: Storage
+    ) -> None:
+        storage.create_organisation(make_organisation("org-1", "732829320"))
+        storage.create_organisation(make_organisation("org-2"))
+        self._enrol(storage, "acc-1", "Alice")
+        self._enrol(storage, "acc-2", "Bob")
+        before = self._snapshot_of_second_factors(storage)
+
+        def write_everything() -> None:
+            storage.create_organisation(make_organisation("org-3", "552100554"))
+            storage.create_membership(make_membership("acc-3", "org-3"))
+            current = storage.get_membership("acc-1", "org-1")
+            assert current is not None
+            storage.update_membership(current.model_copy(update={"roles": ("admin",)}))
+            storage.save_mfa_factor(make_factor("acc-1", secret="GEZDGNBVGY3TQOJQ"))
+            assert storage.delete_mfa_factor("acc-1", MfaKind.SMS)
+            assert storage.use_totp_step("acc-2", 10)
+            assert storage.use_recovery_code("acc-2", sha("acc-2-0"), T0)
+            storage.replace_recovery_codes("acc-1", [make_code("fresh")])
+            assert storage.delete_account("acc-2")
+
+        with pytest.raises(_Boom):
+            _fail_in_transaction(storage, write_everything)
+        assert self._snapshot_of_second_factors(storage) == before
+        assert storage.use_totp_step("acc-2", 10) is True  # the step was not recorded
+        assert storage.use_recovery_code("acc-2", sha("acc-2-0"), T0) is True
+
+    @pytest.mark.parametrize("duplicate", ["organisation", "membership"])
+    def test_a_duplicate_inside_a_transaction_rolls_it_back(
+        self, storage: Storage, duplicate: str
+    ) -> None:
+        storage.create_organisation(make_organisation("org-1", "732829320"))
+        storage.create_membership(make_membership())
+        storage.save_mfa_factor(make_factor())
+
+        def sign_up() -> None:
+            with storage.transaction():
+                storage.use_totp_step("acc-1", 3)
+                storage.replace_recovery_codes("acc-1", [make_code("c1")])
+                storage.create_organisation(make_organisation("org-2"))
+                if duplicate == "organisation":
+                    storage.create_organisation(make_organisation("org-3", "732829320"))
+                else:
+                    storage.create_membership(make_membership())
+
+        with pytest.raises((DuplicateOrganisation, DuplicateMembership)) as raised:
+            sign_up()
+        assert type(raised.value) is (
+            DuplicateOrganisation if duplicate == "organisation" else DuplicateMembership
+        )
+        assert storage.get_organisation("org-2") is None
+        assert storage.get_organisation("org-3") is None
+        assert storage.mfa_factors("acc-1")[0].last_step == -1
+        assert storage.recovery_codes_left("acc-1") == 0
+
+    # -- lock_email ----------------------------------------------------------------------------
+
+    def test_lock_email_inside_a_transaction(self, storage: Storage) -> None:
+        storage.create_account(make_account("acc-1", "Alice", None))
+        key = email_key("Alice@Example.com")
+        with storage.transaction():
+            storage.lock_email(key)
+            storage.lock_email(key)  # twice in one transaction: no self-deadlock
+            storage.lock_email("other@example.com")
+            with storage.transaction():  # a nested block joins the same transaction
+                storage.lock_email(key)
+            assert storage.find_accounts_by_email(key) == []
+            alice = storage.get_account("acc-1")
+            assert alice is not None
+            storage.update_account(
+                alice.model_copy(update={"email": "Alice@Example.com", "email_key": key})
+            )
+        assert [a.id for a in storage.find_accounts_by_email(key)] == ["acc-1"]
+
+    @pytest.mark.parametrize("ending", ["commit", "rollback"])
+    def test_lock_email_is_released_when_the_transaction_ends(
+        self, storage: Storage, ending: str
+    ) -> None:
+        key = "alice@example.com"
+        if ending == "commit":
+            with storage.transaction():
+                storage.lock_email(key)
+        else:
+            with pytest.raises(_Boom):
+                _fail_in_transaction(storage, lambda: storage.lock_email(key))
+        done = threading.Event()
+
+        def lock_again() -> None:  # another thread, so another transaction and connection
+            with storage.transaction():
+                storage.lock_email(key)
+            done.set()
+
+        thread = threading.Thread(target=lock_again, daemon=True)
+        thread.start()
+        thread.join(timeout=10)
+        assert done.is_set(), "the email lock was still held after its transaction ended"
+
     # -- counters ------------------------------------------------------------------------------
 
     @pytest.mark.req("LK-12")
@@ -840,6 +1434,23 @@ class StorageContract:
         assert storage.increment_counter("k1", T0) == 1
         storage.reset_counter("never-set")
         assert storage.get_counter("never-set") == 0
+
+    def test_purge_counters_drops_idle_ones(self, storage: Storage) -> None:
+        storage.increment_counter("recovery:a:1", T0)
+        storage.increment_counter("recovery:b:1", T0)
+        storage.increment_counter("recovery:b:1", T0 + 10 * US)  # touched later: kept
+        storage.increment_counter("recovery%:c", T0)  # a LIKE wildcard in the key
+        storage.increment_counter("login:acc-1", T0)
+        assert storage.purge_counters(T0 + 5 * US, "recovery%") == 1
+        assert storage.get_counter("recovery%:c") == 0
+        assert storage.purge_counters(T0 + 5 * US, "recovery:") == 1
+        assert storage.get_counter("recovery:a:1") == 0
+        assert storage.get_counter("recovery:b:1") == 2
+        assert storage.get_counter("login:acc-1") == 1
+        assert storage.purge_counters(T0 + 11 * US) == 2
+        assert storage.get_counter("recovery:b:1") == 0
+        assert storage.get_counter("login:acc-1") == 0
+        assert storage.increment_counter("login:acc-1", T0) == 1
 
     def test_counter_keys_are_exact(self, storage: Storage) -> None:
         key = "login:acc-1:" + "x" * 150

@@ -17,7 +17,10 @@ from credflow.storage.protocols import Storage
 from credflow.storage.records import (
     AuditEvent,
     ConsumeOutcome,
+    Membership,
+    MfaKind,
     PasswordCredential,
+    RecoveryCode,
     TokenRecord,
 )
 from credflow.storage.sql import SQLStorage
@@ -120,6 +123,57 @@ class _VoidCountsUsedTokens(MemoryStorage):
         return super().void_tokens(account_id, purpose, now) + 1
 
 
+class _AcceptsTheSameTotpStep(MemoryStorage):
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        return super().use_totp_step(account_id, step) or any(
+            f.kind is MfaKind.TOTP and f.last_step == step for f in self.mfa_factors(account_id)
+        )
+
+
+class _RecoveryCodesNeverWearOut(MemoryStorage):
+    def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
+        super().use_recovery_code(account_id, code_hash, now)
+        return any(c.code_hash == code_hash for c in self._recovery_codes.get(account_id, ()))
+
+
+class _AppendsRecoveryCodes(MemoryStorage):
+    def replace_recovery_codes(self, account_id: str, codes: list[RecoveryCode]) -> None:
+        kept = list(self._recovery_codes.get(account_id, ()))
+        super().replace_recovery_codes(account_id, kept + codes)
+
+
+class _NoMembershipVersionCheck(MemoryStorage):
+    def update_membership(self, membership: Membership) -> Membership:
+        current = self.get_membership(membership.account_id, membership.organisation_id)
+        if current is not None:
+            membership = membership.model_copy(update={"version": current.version})
+        return super().update_membership(membership)
+
+
+class _IgnoresMembersAfter(MemoryStorage):
+    def members_of(
+        self, organisation_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[Membership]:
+        return super().members_of(organisation_id, limit=limit)
+
+
+class _KeepsFactorsOfDeletedAccounts(MemoryStorage):
+    def delete_account(self, account_id: str) -> bool:
+        kept = dict(self._factors)
+        deleted = super().delete_account(account_id)
+        self._factors.update(kept)
+        return deleted
+
+
+class _KeepsOneOrganisationWithoutANumber(MemoryStorage):
+    def create_organisation(self, organisation: Any) -> None:
+        if organisation.registration_number is None and any(
+            o.registration_number is None for o in self._organisations.values()
+        ):
+            return  # as an upsert on a NULL number would
+        super().create_organisation(organisation)
+
+
 @pytest.mark.parametrize(
     ("broken", "test_name"),
     [
@@ -136,6 +190,20 @@ class _VoidCountsUsedTokens(MemoryStorage):
         ),
         (_NewestEventsFirst, "test_events_come_back_oldest_first_with_their_details"),
         (_VoidCountsUsedTokens, "test_void_tokens_for_one_purpose"),
+        (_AcceptsTheSameTotpStep, "test_use_totp_step_accepts_only_strictly_newer_steps"),
+        (_RecoveryCodesNeverWearOut, "test_use_recovery_code_works_once"),
+        (_AppendsRecoveryCodes, "test_replace_recovery_codes_replaces_the_whole_set"),
+        (_NoMembershipVersionCheck, "test_update_membership_with_a_stale_version_raises"),
+        (_IgnoresMembersAfter, "test_members_of_orders_by_account_id_and_paginates"),
+        (
+            _KeepsFactorsOfDeletedAccounts,
+            "test_delete_account_removes_memberships_factors_and_recovery_codes",
+        ),
+        (
+            _KeepsOneOrganisationWithoutANumber,
+            "test_organisations_without_a_number_are_not_duplicates",
+        ),
+        (_NoRollback, "test_transaction_rolls_back_writes_to_organisations_factors_and_codes"),
     ],
 )
 def test_the_contract_catches_a_broken_adapter(broken: type[Storage], test_name: str) -> None:

@@ -2,27 +2,52 @@
 
 Run on the memory adapter, SQLite (file, so every thread has its own connection) and PostgreSQL
 (READ COMMITTED, its default). Each race is repeated a few rounds, so a lost update is likely to
-show (DB-01, RS-06, LK-12).
+show (DB-01, RS-06, LK-12, OT-04, RC-03).
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import sqlalchemy as sa
 
 from credflow.errors import ConcurrentUpdate, DuplicateIdentifier
 from credflow.storage.protocols import Storage
-from credflow.storage.records import Account, ConsumeOutcome, FlowRecord, identifier_key
-from storage_contract import T0, make_account, make_flow, make_token
-from storage_fixtures import ADAPTERS, open_storage, scratch_directory
+from credflow.storage.records import (
+    Account,
+    ConsumeOutcome,
+    FlowRecord,
+    Membership,
+    MembershipStatus,
+    email_key,
+    identifier_key,
+)
+from storage_contract import (
+    T0,
+    make_account,
+    make_code,
+    make_factor,
+    make_flow,
+    make_membership,
+    make_token,
+    sha,
+)
+from storage_fixtures import (
+    ADAPTERS,
+    WORKERS,
+    admin_engine,
+    open_storage,
+    race,
+    scratch_directory,
+)
 
-WORKERS = 16
 ROUNDS = 3
 R = TypeVar("R")
 
@@ -31,21 +56,6 @@ R = TypeVar("R")
 def storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
     with scratch_directory() as directory, open_storage(request.param, directory) as storage:
         yield storage
-
-
-def race(work: Callable[[int], R]) -> list[R | Exception]:
-    """Run ``work(0..15)`` on sixteen threads released at once; exceptions come back as values."""
-    barrier = threading.Barrier(WORKERS)
-
-    def run(worker: int) -> R | Exception:
-        barrier.wait(timeout=30)
-        try:
-            return work(worker)
-        except Exception as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(run, range(WORKERS)))
 
 
 def _one_winner(results: list[R | Exception], loser: type[Exception]) -> R:
@@ -161,3 +171,133 @@ def test_one_account_version_sixteen_writers_one_updates(storage: Storage) -> No
         assert stored == won
         assert stored is not None
         assert stored.version == 2
+
+
+@pytest.mark.req("OT-04", "DB-01")
+def test_one_totp_step_sixteen_submitters_one_accepted(storage: Storage) -> None:
+    for round_ in range(ROUNDS):
+        account_id = f"acc-{round_}"
+        storage.save_mfa_factor(make_factor(account_id, last_step=1000 + round_))
+        step = 1001 + round_
+
+        def submit(_: int, account_id: str = account_id, step: int = step) -> bool:
+            return storage.use_totp_step(account_id, step)
+
+        results = race(submit)
+
+        assert [r for r in results if isinstance(r, Exception)] == []
+        assert Counter(results) == {True: 1, False: WORKERS - 1}
+        assert storage.mfa_factors(account_id)[0].last_step == step
+
+
+@pytest.mark.req("RC-03", "DB-01")
+def test_one_recovery_code_sixteen_users_one_accepted(storage: Storage) -> None:
+    now = T0 + timedelta(minutes=1)
+    for round_ in range(ROUNDS):
+        account_id = f"acc-{round_}"
+        codes = [make_code(f"{account_id}-{n}", account_id) for n in range(10)]
+        storage.replace_recovery_codes(account_id, codes)
+
+        def use(_: int, account_id: str = account_id) -> bool:
+            return storage.use_recovery_code(account_id, sha(f"{account_id}-3"), now)
+
+        results = race(use)
+
+        assert [r for r in results if isinstance(r, Exception)] == []
+        assert Counter(results) == {True: 1, False: WORKERS - 1}
+        assert storage.recovery_codes_left(account_id) == 9
+        assert storage.use_recovery_code(account_id, sha(f"{account_id}-3"), now) is False
+
+
+@pytest.mark.req("DB-01")
+def test_one_membership_version_sixteen_writers_one_updates(storage: Storage) -> None:
+    for round_ in range(ROUNDS):
+        membership = make_membership(f"acc-{round_}", "org-1")
+        storage.create_membership(membership)
+
+        def write(n: int, membership: Membership = membership) -> Membership:
+            changed = membership.model_copy(
+                update={"roles": (f"role-{n}",), "status": MembershipStatus.ACTIVE}
+            )
+            return storage.update_membership(changed)
+
+        results = race(write)
+
+        won = _one_winner(results, ConcurrentUpdate)
+        stored = storage.get_membership(membership.account_id, "org-1")
+        assert stored == won
+        assert stored is not None
+        assert stored.version == 2
+
+
+def _claim_email(storage: Storage, account_id: str, address: str, *, lock: bool) -> bool:
+    """Give the account ``address`` if no account has it yet; True when this caller took it.
+
+    The pause between the check and the write lets every racer check before anyone writes, so
+    without the lock the race is lost for certain, not by chance.
+    """
+    key = email_key(address)
+    with storage.transaction():
+        if lock:
+            storage.lock_email(key)
+        if storage.find_accounts_by_email(key):
+            return False
+        time.sleep(0.05)
+        account = storage.get_account(account_id)
+        assert account is not None
+        storage.update_account(account.model_copy(update={"email": address, "email_key": key}))
+        return True
+
+
+@pytest.mark.req("DB-01")
+def test_one_email_sixteen_claimants_one_takes_it(storage: Storage) -> None:
+    # lock_email makes "is this address free?" and the write that takes it one step: on
+    # PostgreSQL by an advisory lock; memory and SQLite transactions are already serial.
+    for round_ in range(ROUNDS):
+        prefix = f"r{round_}"
+        for n in range(WORKERS):
+            storage.create_account(make_account(f"{prefix}-{n:02}", f"{prefix}-user{n}", None))
+        address = f"Shared{round_}@Example.com"
+
+        def claim(n: int, prefix: str = prefix, address: str = address) -> bool:
+            return _claim_email(storage, f"{prefix}-{n:02}", address, lock=True)
+
+        results = race(claim)
+
+        assert [r for r in results if isinstance(r, Exception)] == []
+        assert Counter(results) == {True: 1, False: WORKERS - 1}
+        owners = storage.find_accounts_by_email(email_key(address))
+        assert len(owners) == 1
+        assert owners[0].id == f"{prefix}-{results.index(True):02}"
+
+
+def test_without_lock_email_postgresql_gives_the_email_to_several(tmp_path: Path) -> None:
+    # The control for the test above: the race it wins is real on PostgreSQL (READ COMMITTED).
+    with open_storage("postgresql", tmp_path) as storage:
+        for n in range(WORKERS):
+            storage.create_account(make_account(f"acc-{n:02}", f"user{n}", None))
+
+        results = race(lambda n: _claim_email(storage, f"acc-{n:02}", "x@example.com", lock=False))
+
+        assert [r for r in results if isinstance(r, Exception)] == []
+        assert results.count(True) > 1
+        assert len(storage.find_accounts_by_email("x@example.com")) > 1
+
+
+def test_lock_email_holds_the_documented_postgresql_advisory_key(tmp_path: Path) -> None:
+    # Another adapter on the same database interlocks by locking the same key (docs/storage.md).
+    key = email_key("Alice@Example.com")
+    digest = hashlib.sha256(b"credflow.email:" + key.encode()).digest()
+    advisory_key = int.from_bytes(digest[:8], "big", signed=True)
+    try_lock = sa.select(sa.func.pg_try_advisory_xact_lock(advisory_key))
+    with open_storage("postgresql", tmp_path) as storage:
+        engine = admin_engine()
+        try:
+            with storage.transaction():
+                storage.lock_email(key)
+                with engine.begin() as other:
+                    assert other.execute(try_lock).scalar_one() is False
+            with engine.begin() as other:  # released with the transaction
+                assert other.execute(try_lock).scalar_one() is True
+        finally:
+            engine.dispose()

@@ -40,6 +40,10 @@ TABLES = {
     "credflow_flows",
     "credflow_counters",
     "credflow_events",
+    "credflow_organisations",
+    "credflow_memberships",
+    "credflow_mfa_factors",
+    "credflow_recovery_codes",
 }
 
 
@@ -79,6 +83,8 @@ def test_identifier_key_has_a_unique_index(storage: SQLStorage) -> None:
     [
         ("credflow_accounts", "email_key"),
         ("credflow_tokens", "account_id"),
+        ("credflow_tokens", "expires_at"),
+        ("credflow_counters", "updated_at"),
         ("credflow_events", "account_id"),
         ("credflow_flows", "account_id"),
         ("credflow_password_history", "account_id"),

@@ -57,6 +57,7 @@ class MemoryStorage:
         self._open_tokens: dict[str, set[str]] = {}  # unused tokens only, for voiding
         self._flows: dict[str, FlowRecord] = {}
         self._counters: dict[str, int] = {}
+        self._counted_at: dict[str, datetime] = {}  # each counter's last increment
         self._events: list[AuditEvent] = []
         self._organisations: dict[str, Organisation] = {}
         self._by_number: dict[str, str] = {}
@@ -283,6 +284,21 @@ class MemoryStorage:
         with self._lock:
             return self._pop(self._flows, handle_hash) is not None
 
+    def purge_expired(self, before: datetime) -> int:
+        with self._lock:
+            flows = [key for key, flow in self._flows.items() if flow.expires_at < before]
+            for key in flows:
+                self._pop(self._flows, key)
+            tokens = [key for key, token in self._tokens.items() if token.expires_at < before]
+            for key in tokens:
+                token = self._pop(self._tokens, key)
+                self._discard(self._tokens_by_account, token.account_id, key)
+                self._discard(self._open_tokens, token.account_id, key)
+                for index in (self._tokens_by_account, self._open_tokens):
+                    if not index.get(token.account_id, True):
+                        self._pop(index, token.account_id)
+            return len(flows) + len(tokens)
+
     # -- organisations and memberships -------------------------------------------------------
 
     def create_organisation(self, organisation: Organisation) -> None:
@@ -399,6 +415,7 @@ class MemoryStorage:
         with self._lock:
             value = self._counters.get(key, 0) + 1
             self._put(self._counters, key, value)
+            self._put(self._counted_at, key, now)
             return value
 
     def get_counter(self, key: str) -> int:
@@ -408,6 +425,19 @@ class MemoryStorage:
     def reset_counter(self, key: str) -> None:
         with self._lock:
             self._pop(self._counters, key)
+            self._pop(self._counted_at, key)
+
+    def purge_counters(self, before: datetime, prefix: str = "") -> int:
+        with self._lock:
+            stale = [
+                key
+                for key, at in self._counted_at.items()
+                if key.startswith(prefix) and at < before
+            ]
+            for key in stale:
+                self._pop(self._counters, key)
+                self._pop(self._counted_at, key)
+            return len(stale)
 
     # -- audit -------------------------------------------------------------------------------
 

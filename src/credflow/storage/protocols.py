@@ -149,6 +149,11 @@ class Storage(Protocol):
         """Remove a flow; True when it existed."""
         ...
 
+    def purge_expired(self, before: datetime) -> int:
+        """Delete every token and every flow (sessions included) whose expiry is earlier than
+        ``before``, used or not; return how many records went."""
+        ...
+
     # -- organisations and memberships -------------------------------------------------------
 
     def create_organisation(self, organisation: Organisation) -> None:
@@ -232,6 +237,11 @@ class Storage(Protocol):
 
     def reset_counter(self, key: str) -> None:
         """Set the counter back to 0."""
+        ...
+
+    def purge_counters(self, before: datetime, prefix: str = "") -> int:
+        """Delete the counters whose last increment was earlier than ``before`` (only those
+        whose key starts with ``prefix``, when given); return how many went."""
         ...
 
     # -- audit -------------------------------------------------------------------------------

@@ -6,14 +6,17 @@ lookup column). Times are stored as integer microseconds since the Unix epoch, s
 PostgreSQL compare them the same way. ``metadata`` is exposed so a host app can include credflow's
 tables in its own Alembic migrations.
 
-Atomicity: a token consume is one conditional ``UPDATE … WHERE used_at IS NULL`` checked by row
-count (DB-01); counters use ``INSERT … ON CONFLICT DO UPDATE … RETURNING``; account and flow
-updates are compare-and-set on a version column. On SQLite every transaction starts with
-``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing on lock upgrades.
+Atomicity: a token consume, a recovery-code use and a TOTP step are each one conditional
+``UPDATE`` checked by row count (DB-01, RC-03, OT-04); counters use ``INSERT … ON CONFLICT DO
+UPDATE … RETURNING``; account, flow and membership updates are compare-and-set on a version
+column. On SQLite every transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue
+instead of failing on lock upgrades; on PostgreSQL ``lock_email`` takes a transaction-scoped
+advisory lock.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -24,6 +27,8 @@ from credflow.errors import (
     ConcurrentUpdate,
     ConfigurationError,
     DuplicateIdentifier,
+    DuplicateMembership,
+    DuplicateOrganisation,
     MissingDependency,
     StorageError,
     StorageUnavailable,
@@ -35,8 +40,14 @@ from credflow.storage.records import (
     AuditEvent,
     ConsumeOutcome,
     FlowRecord,
+    Membership,
+    MembershipStatus,
+    MfaFactor,
+    MfaKind,
+    Organisation,
     PasswordCredential,
     PasswordHistoryEntry,
+    RecoveryCode,
     RequiredAction,
     SecurityQuestion,
     TokenRecord,
@@ -50,7 +61,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise MissingDependency("credflow.storage.sql", "sql") from None
 
-__all__ = ["SQLStorage", "metadata"]
+__all__ = ["SQLStorage", "email_lock_key", "metadata"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,6 +132,7 @@ tokens = sa.Table(
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("used_at", sa.BigInteger),
     sa.Index("credflow_tokens_account", "account_id"),
+    sa.Index("credflow_tokens_expires", "expires_at"),
 )
 
 flows = sa.Table(
@@ -145,6 +157,7 @@ counters = sa.Table(
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("credflow_counters_updated", "updated_at"),
 )
 
 events = sa.Table(
@@ -159,7 +172,61 @@ events = sa.Table(
     sa.Index("credflow_events_at", "at"),
 )
 
-_DEPENDENTS = (passwords, password_history, questions, tokens, flows)
+organisations = sa.Table(
+    "credflow_organisations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("registration_number", sa.String(14)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    # Unique when present: both databases let any number of rows hold NULL.
+    sa.Index("credflow_organisations_registration_number", "registration_number", unique=True),
+)
+
+memberships = sa.Table(
+    "credflow_memberships",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("organisation_id", sa.String(64), primary_key=True),
+    sa.Column("roles", sa.JSON, nullable=False),  # a JSON array of strings, in order
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index("credflow_memberships_organisation", "organisation_id", "account_id"),
+)
+
+mfa_factors = sa.Table(
+    "credflow_mfa_factors",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("secret", sa.Text),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+    sa.Column("last_step", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+recovery_codes = sa.Table(
+    "credflow_recovery_codes",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("used_at", sa.BigInteger),
+)
+
+_DEPENDENTS = (
+    passwords,
+    password_history,
+    questions,
+    tokens,
+    flows,
+    memberships,
+    mfa_factors,
+    recovery_codes,
+)
 
 
 def _us(value: datetime) -> int:
@@ -176,6 +243,13 @@ def _dt(value: int) -> datetime:
 
 def _dt_or_none(value: int | None) -> datetime | None:
     return None if value is None else _dt(value)
+
+
+def email_lock_key(email_key: str) -> int:
+    """The PostgreSQL advisory-lock key of an email key: the first 8 bytes of
+    SHA-256(``credflow.email:`` + key), as a signed 64-bit integer (``bigint``)."""
+    digest = hashlib.sha256(f"credflow.email:{email_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _translating(method: Callable[P, R]) -> Callable[P, R]:
@@ -330,6 +404,17 @@ class SQLStorage:
             for table in _DEPENDENTS:
                 conn.execute(table.delete().where(table.c.account_id == account_id))
             return bool(conn.execute(accounts.delete().where(accounts.c.id == account_id)).rowcount)
+
+    @_translating
+    def lock_email(self, email_key: str) -> None:
+        """On PostgreSQL, take a transaction-scoped advisory lock on the email key: another
+        transaction locking the same key waits until this one commits or rolls back. Nothing on
+        SQLite, whose transactions are already serial (``BEGIN IMMEDIATE``)."""
+        if self._dialect != "postgresql":
+            return
+        query = sa.select(sa.func.pg_advisory_xact_lock(email_lock_key(email_key)))
+        with self._conn() as conn:
+            conn.execute(query)
 
     # -- credentials -------------------------------------------------------------------------
 
@@ -521,6 +606,228 @@ class SQLStorage:
             query = flows.delete().where(flows.c.handle_hash == handle_hash)
             return bool(conn.execute(query).rowcount)
 
+    @_translating
+    def purge_expired(self, before: datetime) -> int:
+        cutoff = _us(before)
+        with self._conn() as conn:
+            gone = conn.execute(flows.delete().where(flows.c.expires_at < cutoff)).rowcount
+            gone += conn.execute(tokens.delete().where(tokens.c.expires_at < cutoff)).rowcount
+            return int(gone)
+
+    # -- organisations and memberships -------------------------------------------------------
+
+    @_translating
+    def create_organisation(self, organisation: Organisation) -> None:
+        try:
+            with self._conn() as conn:
+                conn.execute(
+                    organisations.insert().values(
+                        id=organisation.id,
+                        name=organisation.name,
+                        registration_number=organisation.registration_number,
+                        created_at=_us(organisation.created_at),
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise DuplicateOrganisation("organisation already registered") from exc
+
+    @_translating
+    def get_organisation(self, organisation_id: str) -> Organisation | None:
+        query = organisations.select().where(organisations.c.id == organisation_id)
+        with self._conn() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _organisation(row)
+
+    @_translating
+    def find_organisation(self, registration_number: str) -> Organisation | None:
+        query = organisations.select().where(
+            organisations.c.registration_number == registration_number
+        )
+        with self._conn() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _organisation(row)
+
+    @_translating
+    def create_membership(self, membership: Membership) -> None:
+        try:
+            with self._conn() as conn:
+                conn.execute(memberships.insert().values(**_membership_row(membership)))
+        except sa.exc.IntegrityError as exc:
+            raise DuplicateMembership("already a member of this organisation") from exc
+
+    @_translating
+    def get_membership(self, account_id: str, organisation_id: str) -> Membership | None:
+        query = memberships.select().where(
+            memberships.c.account_id == account_id,
+            memberships.c.organisation_id == organisation_id,
+        )
+        with self._conn() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _membership(row)
+
+    @_translating
+    def update_membership(self, membership: Membership) -> Membership:
+        stored = membership.model_copy(update={"version": membership.version + 1})
+        values = _membership_row(stored)
+        del values["account_id"], values["organisation_id"]
+        query = (
+            memberships.update()
+            .where(
+                memberships.c.account_id == membership.account_id,
+                memberships.c.organisation_id == membership.organisation_id,
+                memberships.c.version == membership.version,
+            )
+            .values(**values)
+        )
+        with self._conn() as conn:
+            if conn.execute(query).rowcount != 1:
+                raise ConcurrentUpdate("membership changed since it was read")
+        return stored
+
+    @_translating
+    def memberships_of(self, account_id: str) -> list[Membership]:
+        query = (
+            memberships.select()
+            .where(memberships.c.account_id == account_id)
+            .order_by(memberships.c.organisation_id)
+        )
+        with self._conn() as conn:
+            return [_membership(row) for row in conn.execute(query)]
+
+    @_translating
+    def members_of(
+        self, organisation_id: str, *, after: str | None = None, limit: int = 100
+    ) -> list[Membership]:
+        check_pagination(limit)
+        query = (
+            memberships.select()
+            .where(memberships.c.organisation_id == organisation_id)
+            .order_by(memberships.c.account_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(memberships.c.account_id > after)
+        with self._conn() as conn:
+            return [_membership(row) for row in conn.execute(query)]
+
+    # -- second factors ----------------------------------------------------------------------
+
+    @_translating
+    def save_mfa_factor(self, factor: MfaFactor) -> None:
+        insert: Any
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        values = {
+            "secret": factor.secret,
+            "phone": factor.phone,
+            "confirmed": factor.confirmed,
+            "last_step": factor.last_step,
+            "created_at": _us(factor.created_at),
+        }
+        query = (
+            insert(mfa_factors)
+            .values(account_id=factor.account_id, kind=factor.kind.value, **values)
+            .on_conflict_do_update(
+                index_elements=[mfa_factors.c.account_id, mfa_factors.c.kind], set_=values
+            )
+        )
+        with self._conn() as conn:
+            conn.execute(query)
+
+    @_translating
+    def mfa_factors(self, account_id: str) -> list[MfaFactor]:
+        query = (
+            mfa_factors.select()
+            .where(mfa_factors.c.account_id == account_id)
+            .order_by(mfa_factors.c.kind)
+        )
+        with self._conn() as conn:
+            return [
+                MfaFactor(
+                    account_id=r.account_id,
+                    kind=MfaKind(r.kind),
+                    secret=r.secret,
+                    phone=r.phone,
+                    confirmed=r.confirmed,
+                    last_step=r.last_step,
+                    created_at=_dt(r.created_at),
+                )
+                for r in conn.execute(query)
+            ]
+
+    @_translating
+    def delete_mfa_factor(self, account_id: str, kind: MfaKind) -> bool:
+        query = mfa_factors.delete().where(
+            mfa_factors.c.account_id == account_id, mfa_factors.c.kind == MfaKind(kind).value
+        )
+        with self._conn() as conn:
+            return bool(conn.execute(query).rowcount)
+
+    @_translating
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        # One conditional UPDATE (OT-04): a racer that waited on the row lock re-checks
+        # ``last_step < :step`` against the committed row, so only one caller gets a row.
+        query = (
+            mfa_factors.update()
+            .where(
+                mfa_factors.c.account_id == account_id,
+                mfa_factors.c.kind == MfaKind.TOTP.value,
+                mfa_factors.c.last_step < step,
+            )
+            .values(last_step=step)
+        )
+        with self._conn() as conn:
+            return bool(conn.execute(query).rowcount == 1)
+
+    @_translating
+    def replace_recovery_codes(self, account_id: str, codes: list[RecoveryCode]) -> None:
+        if any(code.account_id != account_id for code in codes):
+            raise ValueError("every recovery code must belong to the account")
+        if len({code.code_hash for code in codes}) != len(codes):
+            raise ValueError("recovery codes must be distinct")
+        with self._conn() as conn:
+            conn.execute(recovery_codes.delete().where(recovery_codes.c.account_id == account_id))
+            if codes:
+                conn.execute(
+                    recovery_codes.insert(),
+                    [
+                        {
+                            "account_id": code.account_id,
+                            "code_hash": code.code_hash,
+                            "created_at": _us(code.created_at),
+                            "used_at": _us_or_none(code.used_at),
+                        }
+                        for code in codes
+                    ],
+                )
+
+    @_translating
+    def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
+        # One conditional UPDATE (RC-03), like a token consume.
+        query = (
+            recovery_codes.update()
+            .where(
+                recovery_codes.c.account_id == account_id,
+                recovery_codes.c.code_hash == code_hash,
+                recovery_codes.c.used_at.is_(None),
+            )
+            .values(used_at=_us(now))
+        )
+        with self._conn() as conn:
+            return bool(conn.execute(query).rowcount == 1)
+
+    @_translating
+    def recovery_codes_left(self, account_id: str) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(recovery_codes)
+            .where(recovery_codes.c.account_id == account_id, recovery_codes.c.used_at.is_(None))
+        )
+        with self._conn() as conn:
+            return int(conn.execute(query).scalar_one())
+
     # -- counters ----------------------------------------------------------------------------
 
     @_translating
@@ -553,6 +860,14 @@ class SQLStorage:
     def reset_counter(self, key: str) -> None:
         with self._conn() as conn:
             conn.execute(counters.delete().where(counters.c.key == key))
+
+    @_translating
+    def purge_counters(self, before: datetime, prefix: str = "") -> int:
+        query = counters.delete().where(counters.c.updated_at < _us(before))
+        if prefix:
+            query = query.where(counters.c.key.startswith(prefix, autoescape=True))
+        with self._conn() as conn:
+            return int(conn.execute(query).rowcount)
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -727,4 +1042,37 @@ def _flow(row: Any) -> FlowRecord:
         version=row.version,
         created_at=_dt(row.created_at),
         expires_at=_dt(row.expires_at),
+    )
+
+
+def _organisation(row: Any) -> Organisation:
+    return Organisation(
+        id=row.id,
+        name=row.name,
+        registration_number=row.registration_number,
+        created_at=_dt(row.created_at),
+    )
+
+
+def _membership_row(membership: Membership) -> dict[str, Any]:
+    return {
+        "account_id": membership.account_id,
+        "organisation_id": membership.organisation_id,
+        "roles": list(membership.roles),
+        "status": membership.status.value,
+        "version": membership.version,
+        "created_at": _us(membership.created_at),
+        "updated_at": _us(membership.updated_at),
+    }
+
+
+def _membership(row: Any) -> Membership:
+    return Membership(
+        account_id=row.account_id,
+        organisation_id=row.organisation_id,
+        roles=tuple(row.roles),
+        status=MembershipStatus(row.status),
+        version=row.version,
+        created_at=_dt(row.created_at),
+        updated_at=_dt(row.updated_at),
     )
