@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, flows, login, policy, recovery, scale
+from bench import concurrency, flows, login, mfa, policy, recovery, registration, scale
 from bench.common import Benchmark, Settings, environment, format_header, format_table
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -25,6 +25,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     concurrency.BENCHMARK,
     flows.BENCHMARK,
     recovery.BENCHMARK,
+    registration.BENCHMARK,
+    mfa.BENCHMARK,
 )
 """Every benchmark, in the order they run and print."""
 

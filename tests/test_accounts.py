@@ -236,14 +236,13 @@ def test_facade_validates_its_parts() -> None:
 @pytest.mark.req("TP-01")
 def test_draws_are_uniform() -> None:
     """Chi-square sanity check of the rejection sampling behind generated passwords."""
-    from credflow.accounts import _Draw
+    from credflow.accounts import _draw
 
-    draw = _Draw()
     for n in (7, 10, 58):
-        counts = [0] * n
+        pool = "".join(chr(0x41 + i) for i in range(n))
         samples = 2000 * n
-        for _ in range(samples):
-            counts[draw.below(n)] += 1
+        drawn = _draw(pool, samples)
+        counts = [drawn.count(char) for char in pool]
         expected = samples / n
         chi2 = sum((c - expected) ** 2 / expected for c in counts)
         assert chi2 < 3 * n  # far above the 99.9 % quantile would mean a biased draw

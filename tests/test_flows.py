@@ -19,6 +19,7 @@ from credflow.flows.login import LoginEvent, LoginFacts, LoginState
 from credflow.flows.machine import Machine, Transition
 from credflow.flows.password_change import PasswordChangeFacts, PasswordChangeState
 from credflow.flows.recovery import RecoveryEvent, RecoveryFacts, RecoveryState
+from credflow.flows.registration import CodeEvent, CodeFacts, CodeState
 from credflow.storage.records import RequiredAction as A
 
 FE, FS = FirstLoginEvent, FirstLoginState
@@ -59,12 +60,16 @@ recovery_facts = st.builds(
     next_step=st.sampled_from([None, "security_question", "email_link", "email_code"]),
     attempts_left=st.integers(0, 5),
 )
+code_facts = st.builds(CodeFacts, attempts_left=st.integers(0, 10), address_free=st.booleans())
 FACTS: dict[str, st.SearchStrategy[Any]] = {
+    "registration": code_facts,
+    "email_change": code_facts,
     "recovery": recovery_facts,
     "login": login_facts,
     "first_login": first_login_facts,
     "lockout": lockout_facts,
     "password_change": password_facts,
+    "membership": st.none(),
 }
 
 OK = LoginFacts(True, False, True, True, False, False, False)
@@ -227,6 +232,37 @@ def test_recovery_table(
     state: RecoveryState, event: RecoveryEvent, facts: RecoveryFacts, expected: RecoveryState
 ) -> None:
     assert flows.MACHINES["recovery"].next(state, event, facts) is expected
+
+
+@pytest.mark.req("EV-03", "EV-05", "EV-06")
+@pytest.mark.parametrize("name", ["registration", "email_change"])
+@pytest.mark.parametrize(
+    ("event", "facts", "expected"),
+    [
+        (CodeEvent.CODE_RIGHT, CodeFacts(), CodeState.VERIFIED),
+        (CodeEvent.CODE_RIGHT, CodeFacts(address_free=False), CodeState.TAKEN),
+        (CodeEvent.CODE_WRONG, CodeFacts(attempts_left=1), CodeState.CODE_SENT),
+        (CodeEvent.CODE_WRONG, CodeFacts(attempts_left=0), CodeState.FAILED),
+        (CodeEvent.CODE_EXPIRED, CodeFacts(), CodeState.CODE_SENT),
+        (CodeEvent.RESEND, CodeFacts(), CodeState.CODE_SENT),
+        (CodeEvent.EXPIRE, CodeFacts(), CodeState.EXPIRED),
+    ],
+)
+def test_code_flow_tables(
+    name: str, event: CodeEvent, facts: CodeFacts, expected: CodeState
+) -> None:
+    assert flows.MACHINES[name].next(CodeState.CODE_SENT, event, facts) is expected
+
+
+@pytest.mark.parametrize("name", ["registration", "email_change"])
+def test_code_flows_end_for_good(name: str) -> None:
+    """Only ``code_sent`` accepts events: a verified, taken, failed or expired flow is over
+    (a code works at most once)."""
+    machine = flows.MACHINES[name]
+    assert machine.initial == (CodeState.CODE_SENT,)
+    for state in CodeState:
+        for event in CodeEvent:
+            assert machine.accepts(state, event) is (state is CodeState.CODE_SENT)
 
 
 def test_password_is_set_only_from_the_new_password_state() -> None:

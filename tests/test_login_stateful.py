@@ -653,14 +653,16 @@ class SignInMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.links)
     @rule(pick=PICK)
     def resend_unlock(self, pick: int) -> None:
-        """The newest link, expired unused while the account is still locked, brings a fresh
-        one; any other link (valid, used, superseded) nothing. The answer is always the same."""
+        """The newest link, expired unused while the account is still locked and its
+        credentials unchanged, brings a fresh one; any other link (valid, used, superseded,
+        voided by a credential change) nothing. The answer is always the same."""
         m, link = self.links[pick % len(self.links)]
         result = self.cf.resend_unlock(link.token)
         assert result.status is StepStatus.COMPLETED
         assert result.code == "unlock.resent"
         expired = self.now > link.issued + timedelta(seconds=UNLOCK_TTL)
-        self.collect_links(m, expired and not link.used and self.locked(m))
+        current = link.cv == m.cv
+        self.collect_links(m, expired and not link.used and current and self.locked(m))
 
     @precondition(lambda self: self.sessions)
     @rule(pick=PICK)

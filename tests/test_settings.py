@@ -79,6 +79,21 @@ def test_mailed_temporary_password_and_expiry_are_deviations() -> None:
     assert codes["password_expiry"] == ("PW-14",)
 
 
+@pytest.mark.req("EV-08", "SS-05")
+def test_email_change_without_reauthentication_is_a_deviation() -> None:
+    assert "email_change_without_reauthentication" not in {
+        d.code for d in Settings.nist(secret_key=KEY, base_url=BASE_URL).deviations()
+    }
+    with pytest.warns(StandardsDeviationWarning, match="EV-08/SS-05"):
+        settings = Settings.nist(
+            secret_key=KEY,
+            base_url=BASE_URL,
+            registration={"email_change_reauthenticate": False},
+        )
+    codes = {d.code: d.requirements for d in settings.deviations()}
+    assert codes["email_change_without_reauthentication"] == ("EV-08", "SS-05")
+
+
 @pytest.mark.req("RS-08")
 @pytest.mark.parametrize("key", ["short", "x" * 31, b"y" * 31])
 def test_keys_shorter_than_32_bytes_are_refused(key: str | bytes) -> None:

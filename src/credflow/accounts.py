@@ -7,6 +7,7 @@ notifier, which is called last, inside the transaction) leaves nothing half-done
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -55,61 +56,44 @@ def generate_temporary_password(
 ) -> str:
     """A random password from ``secrets`` that meets ``policy`` (TP-01).
 
-    It holds lowercase and uppercase letters, digits and a special character (from the policy's
-    alphabet when it has one), without look-alike characters, and is at least 16 characters or
-    the policy minimum.
+    It is at least 16 characters (or the policy minimum) drawn uniformly from lowercase and
+    uppercase letters, digits and the policy's special characters, without look-alike
+    characters, and holds at least one of each group: draws that miss a group, or that the
+    policy refuses, are thrown away, so every acceptable password is equally likely.
     """
-    specials = next((r.alphabet for r in policy.rules if isinstance(r, Special)), "$?!&%*_@")
-    minimum = max((r.min for r in policy.rules if isinstance(r, MinLength)), default=0)
-    length = min(max(16, minimum), policy.max_length)
-    groups = [
-        [c for c in string.ascii_lowercase if c not in _AMBIGUOUS],
-        [c for c in string.ascii_uppercase if c not in _AMBIGUOUS],
-        [c for c in string.digits if c not in _AMBIGUOUS],
-        list(specials),
-    ]
-    pool = [c for group in groups for c in group]
+    groups, pool, length = _alphabet(policy)
     for _ in range(100):
-        draw = _Draw()
-        chars = [draw.choice(group) for group in groups]
-        chars += [draw.choice(pool) for _ in range(length - len(chars))]
-        for i in range(len(chars) - 1, 0, -1):  # Fisher-Yates with unbiased indices
-            j = draw.below(i + 1)
-            chars[i], chars[j] = chars[j], chars[i]
-        candidate = "".join(chars)
-        if policy.evaluate(candidate, identifier=identifier, email=email).ok:
+        candidate = _draw(pool, length)
+        if (
+            all(not group.isdisjoint(candidate) for group in groups)
+            and policy.evaluate(candidate, identifier=identifier, email=email).ok
+        ):
             return candidate
     raise ConfigurationError("the password policy cannot be met by generated passwords")
 
 
-class _Draw:
-    """Unbiased choices from one ``secrets.token_bytes`` buffer: one system call per password
-    instead of one per character (the values are as random; only the syscalls are pooled)."""
+@functools.lru_cache(maxsize=16)
+def _alphabet(policy: PasswordPolicy) -> tuple[tuple[frozenset[str], ...], str, int]:
+    """The character groups, the pool and the length for ``policy`` (worked out once)."""
+    specials = next((r.alphabet for r in policy.rules if isinstance(r, Special)), "$?!&%*_@")
+    minimum = max((r.min for r in policy.rules if isinstance(r, MinLength)), default=0)
+    groups = tuple(
+        frozenset(c for c in chars if c not in _AMBIGUOUS)
+        for chars in (string.ascii_lowercase, string.ascii_uppercase, string.digits, specials)
+    )
+    pool = "".join(sorted(set().union(*groups)))
+    return groups, pool, min(max(16, minimum), policy.max_length)
 
-    __slots__ = ("_buffer", "_index")
 
-    def __init__(self) -> None:
-        self._buffer = secrets.token_bytes(256)
-        self._index = 0
-
-    def _byte(self) -> int:
-        if self._index == len(self._buffer):
-            self._buffer, self._index = secrets.token_bytes(256), 0
-        value = self._buffer[self._index]
-        self._index += 1
-        return value
-
-    def below(self, n: int) -> int:
-        """A uniform integer in [0, n), 1 <= n <= 256, by rejection sampling."""
-        limit = 256 - 256 % n
-        while True:
-            value = self._byte()
-            if value < limit:
-                return value % n
-
-    def choice(self, items: list[str]) -> str:
-        """A uniform element of ``items``."""
-        return items[self.below(len(items))]
+def _draw(pool: str, length: int) -> str:
+    """``length`` characters drawn uniformly from ``pool`` (≤ 256 of them): rejection sampling
+    over random bytes, so no character is favoured by the modulo."""
+    size = len(pool)
+    limit = 256 - 256 % size
+    chars: list[str] = []
+    while len(chars) < length:
+        chars += [pool[b % size] for b in secrets.token_bytes(2 * length) if b < limit]
+    return "".join(chars[:length])
 
 
 class AccountService:
@@ -155,6 +139,31 @@ class AccountService:
         and the password go in two separate messages (Certigna).
         Raises InvalidIdentifier, InvalidEmail or DuplicateIdentifier; nothing is stored then.
         """
+        account, password, credential = self._new_account(
+            identifier,
+            email=email,
+            temporary=temporary,
+            status=status,
+            required_actions=required_actions,
+        )
+        with self._storage.transaction():
+            self._insert(account, credential)
+            if password is not None:
+                self._mail_temporary(account, password, locale)
+        return CreatedAccount(account, password)
+
+    def _new_account(
+        self,
+        identifier: str,
+        *,
+        email: str | None,
+        temporary: bool,
+        status: AccountStatus,
+        required_actions: Sequence[RequiredAction] | None,
+    ) -> tuple[Account, str | None, PasswordCredential | None]:
+        """Check the input and build the account, its temporary password and the hashed
+        credential, storing nothing (hashing stays outside any transaction). Organisation
+        sign-up builds its administrator with it too."""
         check_identifier(identifier)
         if email is not None:
             check_email(email)
@@ -177,20 +186,20 @@ class AccountService:
             created_at=now,
             updated_at=now,
         )
-        password = None
-        if temporary:
-            password = generate_temporary_password(
-                self._settings.password_policy, identifier=identifier, email=email
-            )
-            credential = self._temporary_credential(account.id, password)
-        with self._storage.transaction():
-            self._storage.create_account(account)
-            if password is not None:
-                self._storage.set_password(credential)
-            self._audit.record("account_created", account.id, temporary=temporary)
-            if password is not None:
-                self._mail_temporary(account, password, locale)
-        return CreatedAccount(account, password)
+        if not temporary:
+            return account, None, None
+        password = generate_temporary_password(
+            self._settings.password_policy, identifier=identifier, email=email
+        )
+        return account, password, self._temporary_credential(account.id, password)
+
+    def _insert(self, account: Account, credential: PasswordCredential | None) -> None:
+        """Store a built account and its credential, with the audit event, inside the caller's
+        transaction."""
+        self._storage.create_account(account)
+        if credential is not None:
+            self._storage.set_password(credential)
+        self._audit.record("account_created", account.id, temporary=credential is not None)
 
     def _temporary_credential(self, account_id: str, password: str) -> PasswordCredential:
         now = self._clock.now()
@@ -203,8 +212,12 @@ class AccountService:
             expires_at=now + ttl,
         )
 
-    def _mail_temporary(self, account: Account, password: str, locale: str | None) -> None:
-        if not self._settings.mail_temporary_password or account.email is None:
+    def _mail_temporary(
+        self, account: Account, password: str, locale: str | None, *, always: bool = False
+    ) -> None:
+        """Mail the identifier and the password separately when the settings say so, or
+        ``always`` (organisation sign-up, where the mail proves the address)."""
+        if not (always or self._settings.mail_temporary_password) or account.email is None:
             return
         lang = locale or self._settings.locale
         login_url = self._settings.base_url + "/"

@@ -14,6 +14,9 @@ caller asked credflow to enforce (``validate``)::
     │   ├── InvalidEmail             not an address
     │   └── PasswordTooLong          over 128 code points, refused before any hashing
     ├── UnknownAccount               no account with that id (also a LookupError)
+    ├── UnknownOrganisation          no organisation with that id (also a LookupError)
+    ├── UnknownMembership            the account does not belong to it (also a LookupError)
+    ├── NotAuthorised                the acting account may not do that (also a PermissionError)
     ├── UnsupportedLocale            no message catalogue for the locale (also a ValueError)
     ├── BreachCheckUnavailable       the breached-password source could not answer
     ├── PolicyViolation              a candidate failed one or more rules; carries them all
@@ -52,6 +55,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "MissingDependency",
+    "NotAuthorised",
     "NotificationError",
     "PasswordTooLong",
     "PolicyViolation",
@@ -59,6 +63,8 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "UnknownAccount",
+    "UnknownMembership",
+    "UnknownOrganisation",
     "UnsupportedLocale",
 ]
 
@@ -132,6 +138,28 @@ class UnknownAccount(CredflowError, LookupError):
     def __init__(self, account_id: str) -> None:
         self.account_id = account_id
         super().__init__(f"no account with id {account_id!r}")
+
+
+class UnknownOrganisation(CredflowError, LookupError):
+    """No organisation has that id."""
+
+    def __init__(self, organisation_id: str) -> None:
+        self.organisation_id = organisation_id
+        super().__init__(f"no organisation with id {organisation_id!r}")
+
+
+class UnknownMembership(CredflowError, LookupError):
+    """The account does not belong to the organisation (not even pending)."""
+
+    def __init__(self, account_id: str, organisation_id: str) -> None:
+        self.account_id = account_id
+        self.organisation_id = organisation_id
+        super().__init__(f"account {account_id!r} is not a member of {organisation_id!r}")
+
+
+class NotAuthorised(CredflowError, PermissionError):
+    """The acting account may not perform the operation (it is not an active administrator of
+    the organisation, for instance). Nothing was changed."""
 
 
 class UnsupportedLocale(CredflowError, ValueError):

@@ -12,18 +12,23 @@ from __future__ import annotations
 from credflow.accounts import AccountService
 from credflow.audit import Audit
 from credflow.clock import Clock, SystemClock
+from credflow.email_change import EmailChangeService
 from credflow.errors import ConfigurationError
 from credflow.first_login import FirstLoginService
 from credflow.hashing import Hasher
 from credflow.humancheck import ArithmeticCheck, HumanCheck
 from credflow.lockout import LockoutService
 from credflow.login import LoginService, MfaCheck
+from credflow.maintenance import MaintenanceService
 from credflow.messages import DEFAULT_MESSAGES, Messages
+from credflow.mfa.service import MfaService
 from credflow.notify import Notifier, Outbox
+from credflow.organisations import OrganisationService
 from credflow.passwords import PasswordService
 from credflow.policy import PasswordPolicy
 from credflow.questions import QuestionService
 from credflow.recovery import RecoveryService
+from credflow.registration import RegistrationService
 from credflow.results import LoginResult, StepResult
 from credflow.sessions import SessionService
 from credflow.settings import Settings
@@ -49,7 +54,8 @@ class Credflow:
         human_check: HumanCheck | None = None,
     ) -> None:
         """Wire the services. ``second_factor(account)`` tells whether an account has a second
-        factor; until ``cf.mfa`` exists, a host app can plug its own check here.
+        factor; by default, whether it has a confirmed one in ``cf.mfa`` (a host app with its
+        own second factor can plug its check here instead).
         ``human_check`` defaults to the signed arithmetic check (ASP's "9 + 0 = ?")."""
         if not isinstance(settings, Settings):
             raise ConfigurationError("settings must be a credflow.Settings", field="settings")
@@ -73,7 +79,7 @@ class Credflow:
         self.lockout = LockoutService(
             storage, settings, self.clock, self.audit, self.tokens, self.notifier
         )
-        self.sessions = SessionService(storage, settings, self.clock, self.audit)
+        self.sessions = SessionService(storage, settings, self.clock, self.audit, self.messages)
         self.passwords = PasswordService(
             storage,
             settings,
@@ -83,6 +89,17 @@ class Credflow:
             self.notifier,
             self.lockout,
             self.sessions,
+            self.messages,
+        )
+        self.mfa = MfaService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.lockout,
+            self.sessions,
+            self.notifier,
             self.messages,
         )
         self._login = LoginService(
@@ -96,7 +113,8 @@ class Credflow:
             self.passwords,
             self.tokens,
             self.messages,
-            second_factor,
+            second_factor or self.mfa.has_factor,
+            needs_enrolment=self.mfa.needs_enrolment,
         )
         self.first_login = FirstLoginService(
             storage,
@@ -108,6 +126,7 @@ class Credflow:
             self.sessions,
             self.messages,
             self._login,
+            self.mfa,
         )
         self.human_check: HumanCheck = human_check or ArithmeticCheck(
             storage, self.clock, secret_key=key, fallback_keys=fallbacks
@@ -126,6 +145,7 @@ class Credflow:
             self.messages,
             self.human_check,
             self._login,
+            self.mfa,
         )
         self.accounts = AccountService(
             storage,
@@ -137,6 +157,7 @@ class Credflow:
             self.lockout,
             self.recovery,
         )
+        self.organisations = OrganisationService(storage, self.clock, self.audit, self.accounts)
         self.questions = QuestionService(
             storage,
             settings,
@@ -147,6 +168,32 @@ class Credflow:
             self.sessions,
             self.notifier,
             self.messages,
+        )
+        self.registration = RegistrationService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.notifier,
+            self.sessions,
+            self.messages,
+            self._login,
+        )
+        self.email_change = EmailChangeService(
+            storage,
+            settings,
+            self.hasher,
+            self.clock,
+            self.audit,
+            self.notifier,
+            self.sessions,
+            self.tokens,
+            self.lockout,
+            self.messages,
+        )
+        self.maintenance = MaintenanceService(
+            storage, self.clock, self.audit, purge_accounts=self.registration.purge_unverified
         )
 
     def login(self, identifier: str, password: str, *, locale: str | None = None) -> LoginResult:

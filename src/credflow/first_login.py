@@ -8,6 +8,7 @@ applies it at most once. No session exists until the last action is done.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from credflow.audit import Audit
@@ -23,9 +24,12 @@ from credflow.flows.first_login import (
 from credflow.hashing import Hasher, too_long
 from credflow.login import LoginService
 from credflow.messages import Messages
+from credflow.mfa.entry import parse_code
+from credflow.mfa.service import MfaService
+from credflow.mfa.totp import DIGITS, TotpSetup
 from credflow.passwords import PasswordService
 from credflow.policy.report import RuleResult
-from credflow.results import Session, StepResult, StepStatus
+from credflow.results import MfaStatus, Session, StepResult, StepStatus
 from credflow.sessions import SessionService
 from credflow.settings import Settings
 from credflow.storage.protocols import Storage
@@ -33,6 +37,7 @@ from credflow.storage.records import (
     Account,
     AccountStatus,
     FlowRecord,
+    MfaKind,
     RequiredAction,
     SecurityQuestion,
 )
@@ -72,8 +77,10 @@ class FirstLoginService:
         sessions: SessionService,
         messages: Messages,
         login: LoginService,
+        mfa: MfaService,
     ) -> None:
         self._login = login
+        self._mfa = mfa
         self._storage = storage
         self._settings = settings
         self._hasher = hasher
@@ -164,6 +171,41 @@ class FirstLoginService:
             return updated
 
         return self._advance(flow, record, account, FirstLoginEvent.QUESTION_ENROLLED, write, lang)
+
+    def begin_totp(
+        self, flow: str, *, issuer: str | None = None, locale: str | None = None
+    ) -> TotpSetup:
+        """At the ``enroll_totp`` step (MFA required by the settings), start the enrolment as
+        ``cf.mfa.begin_totp`` does from a session: a new secret, its URI and QR code."""
+        lang = self._messages.resolve(locale or self._settings.locale)
+        name = self._mfa.issuer(issuer)
+        loaded = self._load(flow, FirstLoginState.ENROLL_TOTP, lang)
+        if isinstance(loaded, StepResult):
+            return TotpSetup(MfaStatus(loaded.status.value), loaded.code, loaded.message)
+        return self._mfa.start_totp(loaded[1], name, lang)
+
+    def confirm_totp(self, flow: str, code: str, *, locale: str | None = None) -> StepResult:
+        """Confirm the TOTP begun at this step with a first valid code (6 digits, else
+        InvalidInput). The flow then moves on (a session when nothing is left); the result
+        carries the new recovery codes, shown once. A wrong code keeps the step (``refused``)."""
+        lang = self._messages.resolve(locale or self._settings.locale)
+        entered = parse_code(code, digits=(DIGITS,), recovery=False)
+        loaded = self._load(flow, FirstLoginState.ENROLL_TOTP, lang)
+        if isinstance(loaded, StepResult):
+            return loaded
+        record, account = loaded
+        refusal, step = self._mfa.totp_enrolment_step(account, entered.value)
+        if refusal is not None:
+            return self._result(StepStatus.REFUSED, refusal, lang, flow=flow)
+        made: list[str] = []
+
+        def write(current: Account) -> Account:
+            updated, codes = self._mfa.activate(current, MfaKind.TOTP, step=step)
+            made.extend(codes)
+            return updated
+
+        result = self._advance(flow, record, account, FirstLoginEvent.TOTP_ENROLLED, write, lang)
+        return dataclasses.replace(result, recovery_codes=tuple(made)) if result.ok else result
 
     def _is_password(self, account: Account, answer: str) -> bool:
         """True when ``answer`` is the account's current password (SQ-03); one verify."""

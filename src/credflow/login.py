@@ -68,6 +68,7 @@ class LoginService:
         tokens: TokenService,
         messages: Messages,
         second_factor: MfaCheck | None = None,
+        needs_enrolment: MfaCheck | None = None,
     ) -> None:
         self._storage = storage
         self._settings = settings
@@ -80,6 +81,8 @@ class LoginService:
         self._tokens = tokens
         self._messages = messages
         self.second_factor: MfaCheck = second_factor or (lambda account: False)
+        # True when a second factor is required of the account and it has none (cf.mfa).
+        self.needs_enrolment: MfaCheck = needs_enrolment or (lambda account: False)
 
     def login(self, identifier: str, password: str, *, locale: str | None = None) -> LoginResult:
         """Check ``identifier`` and ``password`` and say what happens next."""
@@ -98,7 +101,7 @@ class LoginService:
         else:
             outcome = self._hasher.verify(credential.hash, password)
             verified, needs_rehash = outcome.ok, outcome.needs_rehash
-        actions = self._actions(account, credential) if account is not None else ()
+        actions = self._actions(account, credential, verified) if account is not None else ()
         facts = LoginFacts(
             known=account is not None and credential is not None,
             locked=locked,
@@ -121,7 +124,10 @@ class LoginService:
                 return LoginResult(
                     LoginStatus.DENIED, "login.denied", self._messages.render("login.denied", lang)
                 )
-            account = self._lockout.register_success(fresh)
+            # With a second factor still to pass, the password alone is no success: resetting
+            # the counter here would let "right password, four wrong codes" repeat forever.
+            mfa_next = state is LoginState.MFA_REQUIRED
+            account = fresh if mfa_next else self._lockout.register_success(fresh)
             if needs_rehash:
                 self._storage.set_password(
                     credential.model_copy(update={"hash": self._hasher.hash(password)})
@@ -164,9 +170,15 @@ class LoginService:
         return self._storage.find_account(identifier_key(identifier))
 
     def _actions(
-        self, account: Account, credential: PasswordCredential | None
+        self, account: Account, credential: PasswordCredential | None, verified: bool = False
     ) -> tuple[RequiredAction, ...]:
         actions = account.required_actions
+        if verified:  # MFA rules only once the password is proven (no extra reads otherwise)
+            totp = RequiredAction.ENROLL_TOTP
+            if totp in actions and self.second_factor(account):
+                actions = tuple(a for a in actions if a is not totp)  # already enrolled
+            elif totp not in actions and self.needs_enrolment(account):
+                actions = (*actions, totp)
         must_change = credential is not None and (
             credential.temporary or self._passwords.too_old(credential)
         )

@@ -24,6 +24,7 @@ from credflow.flows.password_change import (
 from credflow.hashing import UNUSABLE, Hasher, too_long
 from credflow.lockout import LockoutService
 from credflow.messages import Messages
+from credflow.mfa.factors import has_confirmed_factor
 from credflow.notify import Message, Notifier
 from credflow.policy import History
 from credflow.policy.report import PolicyReport, RuleResult
@@ -105,13 +106,15 @@ class PasswordService:
     # -- shared building blocks --------------------------------------------------------------
 
     def check_new(self, account: Account, new: str, confirm: str, *, locale: str) -> NewPassword:
-        """Run every check on a proposed password; nothing is written."""
+        """Run every check on a proposed password; nothing is written. The policy sees whether
+        the account has a confirmed second factor (``has_mfa``: NIST's 8 instead of 15)."""
         if not isinstance(new, str) or not isinstance(confirm, str):
             raise TypeError("passwords must be str")
         report = self._settings.password_policy.evaluate(
             new,
             identifier=account.identifier,
             email=account.email,
+            has_mfa=has_confirmed_factor(self._storage, account.id),  # NIST: 8 with MFA, else 15
             history=lambda candidate, count: self._reused(account.id, candidate, count),
             locale=locale,
         )

@@ -16,11 +16,15 @@ from credflow.storage.records import RequiredAction
 __all__ = [
     "LoginResult",
     "LoginStatus",
+    "MfaResult",
+    "MfaStatus",
     "RecoveryResult",
     "RecoveryStatus",
     "Session",
     "StepResult",
     "StepStatus",
+    "VerificationResult",
+    "VerificationStatus",
 ]
 
 
@@ -75,7 +79,8 @@ class StepStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    """A step's outcome; ``failures`` lists the rules a refused password or answer broke."""
+    """A step's outcome; ``failures`` lists the rules a refused password or answer broke.
+    ``recovery_codes`` holds the MFA recovery codes made by a TOTP enrolment, shown once."""
 
     status: StepStatus
     code: str
@@ -84,6 +89,7 @@ class StepResult:
     flow: str | None = field(default=None, repr=False)
     session: Session | None = None
     failures: tuple[RuleResult, ...] = ()
+    recovery_codes: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def ok(self) -> bool:
@@ -132,3 +138,69 @@ class RecoveryResult:
             RecoveryStatus.COMPLETED,
             RecoveryStatus.MFA_REQUIRED,
         )
+
+
+class VerificationStatus(StrEnum):
+    """The outcome of a step of a flow confirmed by a mailed code (registration, email change)."""
+
+    NEXT = "next"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """What to show next. ``flow`` is the handle for ``verify``/``confirm`` and ``resend``;
+    ``attempts_left`` counts the tries left after a wrong code; ``failures`` lists the rules a
+    refused password broke; ``account_id`` and ``session`` are set only once a code is confirmed.
+    When only the code expired (``*.code_expired``), the flow stays usable: offer a resend."""
+
+    status: VerificationStatus
+    code: str
+    message: str
+    flow: str | None = field(default=None, repr=False)
+    attempts_left: int | None = None
+    failures: tuple[RuleResult, ...] = ()
+    account_id: str | None = None
+    session: Session | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call moved the flow forward (a code sent, or the code confirmed)."""
+        return self.status in (VerificationStatus.NEXT, VerificationStatus.COMPLETED)
+
+
+class MfaStatus(StrEnum):
+    """The outcome of a ``cf.mfa`` call."""
+
+    NEXT = "next"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    LOCKED = "locked"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class MfaResult:
+    """What a second-factor step gave. ``session`` is set once a login's second factor passed;
+    ``recovery_codes`` are new recovery codes, shown once (never in ``repr``); ``codes_left``
+    counts the unused recovery codes after one was used; ``action`` is a required action the
+    change added (``change_password`` when removing MFA leaves a password the policy refuses)."""
+
+    status: MfaStatus
+    code: str
+    message: str
+    flow: str | None = field(default=None, repr=False)
+    session: Session | None = None
+    recovery_codes: tuple[str, ...] = field(default=(), repr=False)
+    codes_left: int | None = None
+    action: RequiredAction | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call did what was asked (a code sent, a factor confirmed…)."""
+        return self.status in (MfaStatus.NEXT, MfaStatus.COMPLETED)

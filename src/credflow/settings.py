@@ -180,7 +180,10 @@ class RegistrationSettings(BaseModel):
     A code has ``code_digits`` digits, lives ``code_lifetime`` seconds and allows
     ``code_attempts`` tries; a resend voids the previous code. Accounts still unverified after
     ``unverified_ttl`` seconds expire. ``login_after_verification`` issues a session when the
-    code is confirmed.
+    code is confirmed. At most ``rate_limit`` mails go to one address (registration) or for one
+    account (email change) per ``rate_window`` seconds, resends included.
+    ``email_change_reauthenticate`` asks for the current password to start an email change
+    (EV-08, SS-05); Sage's page asks only for the new address, which turning it off reproduces.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -191,13 +194,19 @@ class RegistrationSettings(BaseModel):
     code_attempts: int = Field(default=5, ge=1, le=10)
     unverified_ttl: int = Field(default=7 * 86_400, ge=3_600, le=90 * 86_400)
     login_after_verification: bool = False
+    rate_limit: int = Field(default=5, ge=1, le=100)
+    rate_window: int = Field(default=900, ge=60, le=86_400)
+    email_change_reauthenticate: bool = True
 
 
 class MfaSettings(BaseModel):
     """Second factors: TOTP apps, codes by SMS (Sage) and recovery codes.
 
-    ``issuer`` names the service in authenticator apps. ``required`` asks every account for a
-    second factor; ``required_roles`` asks it of members holding one of those roles.
+    ``issuer`` names the service in authenticator apps (no ``:``, no control character, at most
+    64 characters). ``required`` asks every account for a second factor; ``required_roles``
+    asks it of accounts holding one of those roles in an active membership. SMS codes have
+    ``sms_code_digits`` digits, live ``sms_code_lifetime`` seconds and allow
+    ``sms_code_attempts`` tries; ``recovery_codes`` codes are made per set.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -209,6 +218,13 @@ class MfaSettings(BaseModel):
     sms_code_lifetime: int = Field(default=300, ge=60, le=600)
     sms_code_attempts: int = Field(default=5, ge=1, le=5)
     recovery_codes: int = Field(default=10, ge=10, le=20)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        from credflow.mfa.totp import check_issuer
+
+        return check_issuer(value)
 
 
 class Settings(BaseModel):
@@ -458,6 +474,16 @@ class Settings(BaseModel):
                     requirements=("TP-05",),
                     standards=("OWASP ASVS 4.0.3 2.5.1",),
                     summary="Temporary passwords are sent by mail in clear text.",
+                )
+            )
+        if not self.registration.email_change_reauthenticate:
+            found.append(
+                Deviation(
+                    code="email_change_without_reauthentication",
+                    subject="registration.email_change_reauthenticate",
+                    requirements=("EV-08", "SS-05"),
+                    standards=("OWASP ASVS 5.0 7.5.1",),
+                    summary="An email change starts without asking for the current password.",
                 )
             )
         if self.password_max_age is not None:

@@ -19,6 +19,7 @@ voided with ``void``).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,19 +199,30 @@ class TokenService:
             return Redemption(TokenOutcome.INVALID)
         return Redemption(TokenOutcome.VALID, account_id)
 
-    def sign_only(self, purpose: str) -> None:
-        """Do the work of ``issue`` without storing anything: a throwaway nonce, signature and
-        record, for a request that must not reveal by its duration that no account was found."""
+    def decoy(self, purpose: str, seed: str) -> None:
+        """Do all the work of ``void`` then ``issue`` for nobody: for a request that must not
+        reveal by its duration that no account was found.
+
+        The record belongs to a pseudo-account derived from ``seed`` (what the person typed)
+        with an HMAC under the secret key, so a repeated request voids the previous decoy just
+        as a repeated real one voids the previous link. No token names the pseudo-account, so
+        the record can never be redeemed; ``purge_expired`` removes it with the real ones.
+        """
+        digest = hmac.digest(self._keys[-1], b"credflow.decoy-token:" + seed.encode(), "sha256")
+        pseudo = "decoy:" + digest[:16].hex()
+        self.void(pseudo, purpose)
         nonce = secrets.token_urlsafe(32)
-        self._signer(purpose).sign(f"{'-' * 22}.{nonce}")
         now = self._clock.now()
-        TokenRecord(
-            nonce_hash=nonce_hash(nonce),
-            account_id="-",
-            purpose=purpose,
-            credential_version=1,
-            created_at=now,
-            expires_at=now,
+        self._signer(purpose).sign(f"{pseudo}.{nonce}").decode("ascii")
+        self._storage.save_token(
+            TokenRecord(
+                nonce_hash=nonce_hash(nonce),
+                account_id=pseudo,
+                purpose=purpose,
+                credential_version=1,
+                created_at=now,
+                expires_at=now.replace(microsecond=0) + timedelta(seconds=self.lifetime(purpose)),
+            )
         )
 
     def expired_outstanding(self, token: str, purpose: str) -> str | None:

@@ -6,7 +6,16 @@ checks that the embedded copies are current.
 
 from __future__ import annotations
 
-from credflow.flows import first_login, lockout, login, password_change, recovery
+from credflow.flows import (
+    email_change,
+    first_login,
+    lockout,
+    login,
+    membership,
+    password_change,
+    recovery,
+    registration,
+)
 from credflow.flows.machine import AnyMachine, Machine, Transition
 
 __all__ = ["MACHINES", "Machine", "Transition", "diagram"]
@@ -17,6 +26,9 @@ MACHINES: dict[str, AnyMachine] = {
     "password_change": password_change.MACHINE,
     "lockout": lockout.MACHINE,
     "recovery": recovery.MACHINE,
+    "registration": registration.MACHINE,
+    "email_change": email_change.MACHINE,
+    "membership": membership.MACHINE,
 }
 
 

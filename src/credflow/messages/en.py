@@ -85,6 +85,40 @@ CATALOG: dict[str, str | Plural] = {
     "action.enroll_security_question": "Please set a security question and its answer.",
     "action.verify_email": "Please confirm your email address.",
     "action.enroll_totp": "Please set up two-step verification.",
+    "mfa.totp_started": (
+        "Scan the QR code with your authentication app (or type the key), then enter the "
+        "6-digit code it shows."
+    ),
+    "mfa.confirmed": "Two-step verification is on.",
+    "mfa.already_enrolled": "This method is already set up. Turn it off first to set it up again.",
+    "mfa.not_started": "This set-up is no longer valid. Please start again.",
+    "mfa.not_enrolled": "This method is not set up on your account.",
+    "mfa.code_sent": "A code has been sent by text message to your number ending in {phone_end}.",
+    "mfa.code_wrong": "Incorrect code.",
+    "mfa.code_expired": "This code has expired. Ask for a new code.",
+    "mfa.code_burned": "Too many wrong codes. Ask for a new code.",
+    "mfa.too_many_codes": "Too many codes were sent. Please try again in a few minutes.",
+    "mfa.no_phone": "No phone number is set up for this account.",
+    "mfa.verified": "You are signed in.",
+    "mfa.recovery_code_used": Plural(
+        "left",
+        "You are signed in with a recovery code. You have {left} code left.",
+        "You are signed in with a recovery code. You have {left} codes left.",
+    ),
+    "mfa.locked": (
+        "Too many failed attempts: your account is locked for now. Try again later, or use the "
+        "link we emailed you."
+    ),
+    "mfa.password_wrong": "Incorrect password.",
+    "mfa.disabled": "This two-step verification method is off.",
+    "mfa.recovery_codes": (
+        "Here are your new recovery codes. Keep them somewhere safe: each works once, they will "
+        "not be shown again, and the old ones no longer work."
+    ),
+    "recovery.mfa": (
+        "Confirm it is you: enter the code from your authentication app, a code sent by text "
+        "message, or one of your recovery codes."
+    ),
     "flow.invalid": "This step is no longer valid. Please sign in again.",
     "flow.expired": "Time ran out. Please sign in again.",
     "flow.completed": "You are signed in.",
@@ -142,4 +176,57 @@ CATALOG: dict[str, str | Plural] = {
     "recovery.invalid": "This request is no longer valid. Please start again.",
     "recovery.expired": "Time ran out. Please start again.",
     "reminder.sent": "If this address is known, you will receive an email with your identifier(s).",
+    "session.invalid": "Your session has ended. Please sign in again.",
+    "organisation.switched": "You are now working for: {organisation}.",
+    "organisation.not_member": "You are not a member of this organisation.",
+    "organisation.pending_approval": (
+        "Your access to this organisation is waiting for one of its administrators to approve it."
+    ),
+    "organisation.disabled": (
+        "Your access to this organisation has been deactivated. Contact one of its administrators."
+    ),
+    "registration.code_sent": (
+        "We have sent you an email. Enter the verification code it contains to activate your "
+        "account."
+    ),
+    "registration.code_resent": "We have sent you a new email. Only the newest code works.",
+    "registration.code_wrong": Plural(
+        "attempts",
+        "Wrong code. You have {attempts} try left.",
+        "Wrong code. You have {attempts} tries left.",
+    ),
+    "registration.code_expired": "This code has expired. Ask for a new code.",
+    "registration.failed": "Too many tries. Please register again.",
+    "registration.expired": "Time ran out. Please register again.",
+    "registration.invalid": "This registration is no longer valid. Please register again.",
+    "registration.verified": "Your email address is confirmed: your account is active.",
+    "registration.email_taken": "This email address is already used by another account.",
+    "registration.identifier_taken": "This identifier is taken. Please choose another one.",
+    "registration.too_many": (
+        "Too many requests for this address. Please try again in a few minutes."
+    ),
+    "registration.disabled": "Registration is closed.",
+    "email_change.code_sent": (
+        "A verification code has been sent to your new address. Enter it to confirm the change."
+    ),
+    "email_change.code_resent": (
+        "A new code has been sent to your new address. Only the newest code works."
+    ),
+    "email_change.code_wrong": Plural(
+        "attempts",
+        "Wrong code. You have {attempts} try left.",
+        "Wrong code. You have {attempts} tries left.",
+    ),
+    "email_change.code_expired": "This code has expired. Ask for a new code.",
+    "email_change.failed": "Too many tries. Your email address has not changed.",
+    "email_change.expired": "Time ran out. Your email address has not changed.",
+    "email_change.invalid": "This request is no longer valid. Your email address has not changed.",
+    "email_change.completed": "Your email address has been changed.",
+    "email_change.email_taken": (
+        "Another account already uses this email address. Your own address has not changed."
+    ),
+    "email_change.same_address": "This is already your account's email address.",
+    "email_change.password_required": "Enter your current password to change your address.",
+    "email_change.password_wrong": "Incorrect password.",
+    "email_change.too_many": "Too many requests. Please try again in a few minutes.",
 }

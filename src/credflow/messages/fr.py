@@ -99,6 +99,42 @@ CATALOG: dict[str, str | Plural] = {
     ),
     "action.verify_email": "Veuillez confirmer votre adresse électronique.",
     "action.enroll_totp": "Veuillez configurer la vérification en deux étapes.",
+    "mfa.totp_started": (
+        "Scannez le QR code avec votre application d'authentification (ou saisissez la clé), "
+        "puis saisissez le code à 6 chiffres qu'elle affiche."
+    ),
+    "mfa.confirmed": "La vérification en deux étapes est activée.",
+    "mfa.already_enrolled": (
+        "Cette méthode est déjà configurée. Désactivez-la d'abord pour la configurer à nouveau."
+    ),
+    "mfa.not_started": "Cette configuration n'est plus valable. Veuillez recommencer.",
+    "mfa.not_enrolled": "Cette méthode n'est pas configurée sur votre compte.",
+    "mfa.code_sent": "Un code vous a été envoyé par SMS au numéro se terminant par {phone_end}.",
+    "mfa.code_wrong": "Code incorrect.",
+    "mfa.code_expired": "Ce code a expiré. Demandez un nouveau code.",
+    "mfa.code_burned": "Trop de codes erronés. Demandez un nouveau code.",
+    "mfa.too_many_codes": "Trop de codes envoyés. Veuillez réessayer dans quelques minutes.",
+    "mfa.no_phone": "Aucun numéro de téléphone n'est configuré pour ce compte.",
+    "mfa.verified": "Vous êtes connecté.",
+    "mfa.recovery_code_used": Plural(
+        "left",
+        "Vous êtes connecté avec un code de récupération. Il vous reste {left} code.",
+        "Vous êtes connecté avec un code de récupération. Il vous reste {left} codes.",
+    ),
+    "mfa.locked": (
+        "Trop de tentatives échouées : votre compte est bloqué pour le moment. Réessayez plus "
+        "tard, ou utilisez le lien que nous vous avons envoyé par courriel."
+    ),
+    "mfa.password_wrong": "Mot de passe incorrect.",
+    "mfa.disabled": "Cette méthode de vérification en deux étapes est désactivée.",
+    "mfa.recovery_codes": (
+        "Voici vos nouveaux codes de récupération. Conservez-les en lieu sûr : chacun ne sert "
+        "qu'une fois, ils ne seront plus affichés, et les anciens ne fonctionnent plus."
+    ),
+    "recovery.mfa": (
+        "Confirmez votre identité : saisissez le code de votre application d'authentification, "
+        "un code reçu par SMS, ou l'un de vos codes de récupération."
+    ),
     "flow.invalid": "Cette étape n'est plus valide. Veuillez vous reconnecter.",
     "flow.expired": "Le délai est dépassé. Veuillez vous reconnecter.",
     "flow.completed": "Authentification réussie.",
@@ -163,4 +199,68 @@ CATALOG: dict[str, str | Plural] = {
         "Si cette adresse est connue, vous allez recevoir un courriel avec votre ou vos "
         "identifiants."
     ),
+    "session.invalid": "Votre session a pris fin. Veuillez vous reconnecter.",
+    "organisation.switched": "Vous travaillez maintenant pour : {organisation}.",
+    "organisation.not_member": "Vous n'êtes pas membre de cette organisation.",
+    "organisation.pending_approval": (
+        "Votre accès à cette organisation attend la validation d'un de ses administrateurs."
+    ),
+    "organisation.disabled": (
+        "Votre accès à cette organisation a été désactivé. Contactez un de ses administrateurs."
+    ),
+    "registration.code_sent": (
+        "Nous vous avons envoyé un courriel. Saisissez le code de vérification qu'il contient "
+        "pour activer votre compte."
+    ),
+    "registration.code_resent": (
+        "Nous vous avons envoyé un nouveau courriel. Seul le dernier code reçu est valable."
+    ),
+    "registration.code_wrong": Plural(
+        "attempts",
+        "Code incorrect. Il vous reste {attempts} essai.",
+        "Code incorrect. Il vous reste {attempts} essais.",
+    ),
+    "registration.code_expired": "Ce code a expiré. Demandez un nouveau code.",
+    "registration.failed": "Trop d'essais. Veuillez vous inscrire à nouveau.",
+    "registration.expired": "Le délai est dépassé. Veuillez vous inscrire à nouveau.",
+    "registration.invalid": (
+        "Cette inscription n'est plus valide. Veuillez vous inscrire à nouveau."
+    ),
+    "registration.verified": "Votre adresse électronique est confirmée : votre compte est activé.",
+    "registration.email_taken": "Cette adresse électronique est déjà utilisée par un autre compte.",
+    "registration.identifier_taken": "Cet identifiant est déjà pris. Veuillez en choisir un autre.",
+    "registration.too_many": (
+        "Trop de demandes pour cette adresse. Veuillez réessayer dans quelques minutes."
+    ),
+    "registration.disabled": "Les inscriptions sont fermées.",
+    "email_change.code_sent": (
+        "Un code de vérification a été envoyé à votre nouvelle adresse. Saisissez-le pour "
+        "confirmer le changement."
+    ),
+    "email_change.code_resent": (
+        "Un nouveau code a été envoyé à votre nouvelle adresse. Seul le dernier code reçu est "
+        "valable."
+    ),
+    "email_change.code_wrong": Plural(
+        "attempts",
+        "Code incorrect. Il vous reste {attempts} essai.",
+        "Code incorrect. Il vous reste {attempts} essais.",
+    ),
+    "email_change.code_expired": "Ce code a expiré. Demandez un nouveau code.",
+    "email_change.failed": "Trop d'essais. Votre adresse électronique n'a pas changé.",
+    "email_change.expired": "Le délai est dépassé. Votre adresse électronique n'a pas changé.",
+    "email_change.invalid": (
+        "Cette demande n'est plus valide. Votre adresse électronique n'a pas changé."
+    ),
+    "email_change.completed": "Votre adresse électronique a été modifiée.",
+    "email_change.email_taken": (
+        "Cette adresse électronique est déjà utilisée par un autre compte. Votre adresse "
+        "électronique n'a pas changé."
+    ),
+    "email_change.same_address": "C'est déjà l'adresse électronique de votre compte.",
+    "email_change.password_required": (
+        "Saisissez votre mot de passe actuel pour changer d'adresse électronique."
+    ),
+    "email_change.password_wrong": "Mot de passe incorrect.",
+    "email_change.too_many": "Trop de demandes. Veuillez réessayer dans quelques minutes.",
 }

@@ -543,22 +543,21 @@ _FR: dict[str, MailTemplate] = {
     ),
     "email_change_notice": _mail(
         "fr",
-        "Changement de l'adresse électronique de votre compte",
+        "L'adresse électronique de votre compte a changé",
         [
-            "Le changement de l'adresse électronique du compte {identifier} a été demandé. "
-            "La nouvelle adresse sera : {new_email}",
-            "Une fois le changement confirmé, les messages concernant votre compte, dont la "
-            "réinitialisation du mot de passe, seront envoyés à cette nouvelle adresse et non "
-            "plus à celle-ci.",
+            "L'adresse électronique du compte {identifier} a été remplacée par : {new_email}",
+            "Les messages concernant votre compte, dont la réinitialisation du mot de passe, "
+            "sont désormais envoyés à cette nouvelle adresse et non plus à celle-ci. Les liens "
+            "de réinitialisation encore valides ne fonctionnent plus.",
             "Si vous n'êtes pas à l'origine de cette demande, prévenez le support sans attendre "
             "et changez votre mot de passe : quelqu'un a peut-être accès à votre compte.",
         ],
         [
-            "Le changement de l'adresse électronique du compte <strong>{identifier}</strong> a "
-            "été demandé. La nouvelle adresse sera : <strong>{new_email}</strong>",
-            "Une fois le changement confirmé, les messages concernant votre compte, dont la "
-            "réinitialisation du mot de passe, seront envoyés à cette nouvelle adresse et non "
-            "plus à celle-ci.",
+            "L'adresse électronique du compte <strong>{identifier}</strong> a été remplacée "
+            "par : <strong>{new_email}</strong>",
+            "Les messages concernant votre compte, dont la réinitialisation du mot de passe, "
+            "sont désormais envoyés à cette nouvelle adresse et non plus à celle-ci. Les liens "
+            "de réinitialisation encore valides ne fonctionnent plus.",
             "Si vous n'êtes pas à l'origine de cette demande, prévenez le support sans attendre "
             "et changez votre mot de passe : quelqu'un a peut-être accès à votre compte.",
         ],
@@ -815,20 +814,19 @@ _EN: dict[str, MailTemplate] = {
     ),
     "email_change_notice": _mail(
         "en",
-        "The email address of your account is changing",
+        "The email address of your account has changed",
         [
-            "A change of the email address of the account {identifier} has been requested. "
-            "The new address will be: {new_email}",
-            "Once the change is confirmed, mail about your account, password resets included, "
-            "will go to the new address instead of this one.",
+            "The email address of the account {identifier} has been replaced by: {new_email}",
+            "Mail about your account, password resets included, now goes to the new address "
+            "instead of this one. Reset links still outstanding no longer work.",
             "If you did not ask for this, tell our support team right away and change your "
             "password: someone may have access to your account.",
         ],
         [
-            "A change of the email address of the account <strong>{identifier}</strong> has "
-            "been requested. The new address will be: <strong>{new_email}</strong>",
-            "Once the change is confirmed, mail about your account, password resets included, "
-            "will go to the new address instead of this one.",
+            "The email address of the account <strong>{identifier}</strong> has been replaced "
+            "by: <strong>{new_email}</strong>",
+            "Mail about your account, password resets included, now goes to the new address "
+            "instead of this one. Reset links still outstanding no longer work.",
             "If you did not ask for this, tell our support team right away and change your "
             "password: someone may have access to your account.",
         ],

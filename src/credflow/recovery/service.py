@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from credflow.audit import Audit
 from credflow.clock import Clock
+from credflow.codes import code_hash, code_matches
+from credflow.codes import new_code as draw_code
 from credflow.errors import ConcurrentUpdate, InvalidInput, UnknownAccount
 from credflow.flows import recovery as machine
 from credflow.flows.recovery import RecoveryEvent, RecoveryFacts, RecoveryState
@@ -26,6 +27,7 @@ from credflow.humancheck import HumanCheck
 from credflow.lockout import LockoutService
 from credflow.login import LoginService, new_handle
 from credflow.messages import Messages
+from credflow.mfa.service import MfaService
 from credflow.notify import Message, Notifier
 from credflow.passwords import PasswordService
 from credflow.policy.answers import normalize_answer
@@ -75,6 +77,7 @@ class RecoveryService:
         messages: Messages,
         human_check: HumanCheck,
         login: LoginService,
+        mfa: MfaService,
     ) -> None:
         self._storage = storage
         self._settings = settings
@@ -90,6 +93,7 @@ class RecoveryService:
         self._messages = messages
         self._human = human_check
         self._login = login
+        self._mfa = mfa
         self._key = settings.signing_keys[0]
 
     # -- starting ----------------------------------------------------------------------------
@@ -123,7 +127,7 @@ class RecoveryService:
             self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
             if first is RecoveryStep.EMAIL_LINK:
                 typed = value if by_email and allowed and not accounts else None
-                self._send_links(accounts if allowed else [], typed, lang)
+                self._send_links(accounts if allowed else [], typed, lang, decoy_seed=key)
                 return self._link_sent(lang)
             account = accounts[0] if accounts else None
             # Over the limit the page stays the same (the real question, "code sent"), but the
@@ -190,7 +194,11 @@ class RecoveryService:
         else:
             event, attempts = RecoveryEvent.ANSWER_WRONG, int(record.data["attempts"]) - 1
         remaining = list(record.data["remaining"])
-        facts = RecoveryFacts(remaining[0] if remaining else None, attempts)
+        facts = RecoveryFacts(
+            remaining[0] if remaining else None,
+            attempts,
+            second_factor=right and self._mfa_due(record, account),
+        )
         target = machine.MACHINE.next(RecoveryState.QUESTION, event, facts)
         changes: dict[str, Any] = {"attempts": attempts}
         code = None
@@ -240,12 +248,16 @@ class RecoveryService:
         record, account = loaded
         if self._clock.now() > datetime.fromisoformat(record.data["code_expires"]):
             return self._result(RecoveryStatus.EXPIRED, "recovery.expired", lang)
-        right = account is not None and hmac.compare_digest(
-            record.data["code"], self._code_hash(record.handle_hash, text)
+        right = account is not None and code_matches(
+            record.data["code"], self._key, record.handle_hash, text
         )
         attempts = int(record.data["attempts"]) - (0 if right else 1)
         remaining = list(record.data["remaining"])
-        facts = RecoveryFacts(remaining[0] if remaining else None, attempts)
+        facts = RecoveryFacts(
+            remaining[0] if remaining else None,
+            attempts,
+            second_factor=right and self._mfa_due(record, account),
+        )
         event = RecoveryEvent.CODE_RIGHT if right else RecoveryEvent.CODE_WRONG
         target = machine.MACHINE.next(RecoveryState.CODE_SENT, event, facts)
         changes: dict[str, Any] = {"attempts": attempts}
@@ -290,6 +302,86 @@ class RecoveryService:
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         return self._result(
             RecoveryStatus.NEXT, "recovery.code_sent", lang, step="code_sent", flow=flow
+        )
+
+    def submit_mfa(self, flow: str, code: str, *, locale: str | None = None) -> RecoveryResult:
+        """The ``mfa`` step: a TOTP code, the SMS code (``send_mfa_code``) or a recovery code,
+        before the new password (RS-13). A malformed code raises InvalidInput(field="code").
+
+        A wrong code counts toward the account's lockout and uses one of the step's tries
+        (``code_attempts``); while the account is locked, no code is checked."""
+        lang = self._messages.resolve(locale or self._settings.locale)
+        entered = self._mfa.parse(code)
+        loaded = self._load(flow, RecoveryState.MFA, lang)
+        if isinstance(loaded, RecoveryResult):
+            return loaded
+        record, account = loaded
+        if account is None:  # changed under the flow
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        if self._lockout.is_locked(account):
+            return self._result(RecoveryStatus.REFUSED, "mfa.locked", lang, step="mfa", flow=flow)
+        check = self._mfa.check(account, entered, record)
+        target = machine.MACHINE.next(RecoveryState.MFA, RecoveryEvent.MFA_RIGHT, RecoveryFacts())
+        try:
+            if check.matched:
+                with self._storage.transaction():
+                    if self._mfa.consume(account, check):
+                        self._advance(record, target, {"mfa_passed": True, "sms": ""})
+                        self._mfa.passed(account, check, during="recovery")
+                        return self._result(
+                            RecoveryStatus.NEXT,
+                            "recovery.new_password",
+                            lang,
+                            step="new_password",
+                            flow=flow,
+                        )
+            # Counted first, in its own transaction: a raced flow never loses a failure.
+            outcome = self._mfa.failed(account, check, during="recovery", locale=lang)
+            attempts = int(record.data["attempts"]) - 1
+            facts = RecoveryFacts(None, attempts)
+            target = machine.MACHINE.next(RecoveryState.MFA, RecoveryEvent.MFA_WRONG, facts)
+            self._advance(record, target, {"attempts": attempts})
+        except ConcurrentUpdate:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        if target is RecoveryState.FAILED:
+            return self._result(RecoveryStatus.FAILED, "recovery.failed", lang)
+        code_ = "mfa.locked" if outcome is not None and outcome.locked else None
+        return self._result(
+            RecoveryStatus.REFUSED,
+            code_ or self._mfa.refusal_code(check),
+            lang,
+            step="mfa",
+            flow=flow,
+        )
+
+    def send_mfa_code(self, flow: str, *, locale: str | None = None) -> RecoveryResult:
+        """At the ``mfa`` step, send a code by SMS to the account's confirmed phone (a new code
+        voids the previous one); ``refused`` with ``mfa.no_phone`` or ``mfa.too_many_codes``."""
+        lang = self._messages.resolve(locale or self._settings.locale)
+        loaded = self._load(flow, RecoveryState.MFA, lang)
+        if isinstance(loaded, RecoveryResult):
+            return loaded
+        record, account = loaded
+        if account is None:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        prepared = self._mfa.prepare_sms(account, record)
+        if isinstance(prepared, str):
+            return self._result(RecoveryStatus.REFUSED, prepared, lang, step="mfa", flow=flow)
+        code, phone, data = prepared
+        try:
+            with self._storage.transaction():
+                self._advance(record, RecoveryState.MFA, data)
+                self._audit.record("mfa_code_sent", account.id, during="recovery")
+                self._mfa.send_sms(phone, code, lang)
+        except ConcurrentUpdate:
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        return self._result(
+            RecoveryStatus.NEXT,
+            "mfa.code_sent",
+            lang,
+            {"phone_end": phone[-2:]},
+            step="mfa",
+            flow=flow,
         )
 
     def open_link(self, token: str, *, locale: str | None = None) -> RecoveryResult:
@@ -350,6 +442,9 @@ class RecoveryService:
         record, account = loaded
         if account is None:  # cannot happen: only proven flows reach this state
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
+        if not record.data.get("mfa_passed") and self._mfa.has_factor(account):
+            # A factor confirmed after this flow passed its steps: start again (RS-13).
+            return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         check = self._passwords.check_new(account, new, confirm, locale=lang)
         if not check.ok and self._storage.get_flow(record.handle_hash) != record:
             # The same step won meanwhile (a double submit): say "no longer valid", not "same
@@ -380,7 +475,8 @@ class RecoveryService:
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         if not self._config.login_after_reset:
             return self._result(RecoveryStatus.COMPLETED, "recovery.completed", lang)
-        if self._login.second_factor(updated):  # RS-13: a reset never bypasses MFA
+        if not record.data.get("mfa_passed") and self._login.second_factor(updated):
+            # RS-13: a host's own second factor (``second_factor=``) is asked after the reset
             handle = self._login.start_second_factor(updated)
             return self._result(
                 RecoveryStatus.MFA_REQUIRED, "login.mfa_required", lang, flow=handle
@@ -506,16 +602,11 @@ class RecoveryService:
         questions = self._config.decoy_questions
         return questions[int.from_bytes(digest[:4], "big") % len(questions)]
 
-    def _code_hash(self, handle_hash: str, code: str) -> str:
-        message = f"credflow.code:{handle_hash}:{code}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
-
     def _new_code(self, handle_hash: str) -> tuple[str, dict[str, Any]]:
-        digits = self._config.code_digits
-        code = f"{secrets.randbelow(10**digits):0{digits}d}"
+        code = draw_code(self._config.code_digits)
         expires = self._clock.now() + timedelta(seconds=self._config.code_lifetime)
         return code, {
-            "code": self._code_hash(handle_hash, code),
+            "code": code_hash(self._key, handle_hash, code),
             "code_expires": expires.isoformat(),
         }
 
@@ -617,6 +708,8 @@ class RecoveryService:
             return {**data, "remaining": rest, "attempts": self._config.code_attempts}, code
         if target is RecoveryState.QUESTION:
             return {"remaining": rest, "attempts": self._config.max_answer_attempts}, None
+        if target is RecoveryState.MFA:
+            return {"remaining": rest, "attempts": self._config.code_attempts}, None
         return {"remaining": rest}, None
 
     def _after_step(
@@ -657,9 +750,15 @@ class RecoveryService:
                 question=record.data["question"],
                 flow=flow,
             )
+        if target is RecoveryState.MFA:
+            return self._result(RecoveryStatus.NEXT, "recovery.mfa", lang, step="mfa", flow=flow)
         return self._result(
             RecoveryStatus.NEXT, "recovery.new_password", lang, step="new_password", flow=flow
         )
+
+    def _mfa_due(self, record: FlowRecord, account: Account | None) -> bool:
+        """True when a recovery must pass the account's second factor (RS-13)."""
+        return record.kind == RECOVERY and account is not None and self._mfa.has_factor(account)
 
     def _after_link(self) -> list[RecoveryStep]:
         steps = list(self._config.steps)
@@ -669,34 +768,48 @@ class RecoveryService:
         self, account: Account, rest: list[RecoveryStep], lang: str
     ) -> RecoveryResult:
         """A new flow for the steps after the link, the mailbox now proven."""
-        facts = RecoveryFacts(rest[0].value if rest else None)
+        facts = RecoveryFacts(
+            rest[0].value if rest else None, second_factor=self._mfa.has_factor(account)
+        )
         target = machine.MACHINE.next(RecoveryState.LINK_SENT, RecoveryEvent.LINK_OPENED, facts)
         if target is RecoveryState.QUESTION and self._storage.get_question(account.id) is None:
             machine.MACHINE.next(RecoveryState.QUESTION, RecoveryEvent.NO_QUESTION, facts)
             self._audit.record("recovery_support_required", account.id)
             return self._result(RecoveryStatus.SUPPORT_REQUIRED, "recovery.support_required", lang)
-        if target is RecoveryState.NEW_PASSWORD:
+        if target in (RecoveryState.NEW_PASSWORD, RecoveryState.MFA):
             handle = new_handle()
             now = self._clock.now()
+            data: dict[str, Any] = {"remaining": [], "key": "", "cv": account.credential_version}
+            if target is RecoveryState.MFA:
+                data["attempts"] = self._config.code_attempts
             self._storage.save_flow(
                 FlowRecord(
                     handle_hash=nonce_hash(handle),
                     kind=RECOVERY,
                     account_id=account.id,
                     state=target.value,
-                    data={"remaining": [], "key": "", "cv": account.credential_version},
+                    data=data,
                     created_at=now,
                     expires_at=now + timedelta(seconds=self._settings.lifetimes.flow),
                 )
             )
+            step = target.value
             return self._result(
-                RecoveryStatus.NEXT, "recovery.new_password", lang, step="new_password", flow=handle
+                RecoveryStatus.NEXT, f"recovery.{step}", lang, step=step, flow=handle
             )
         return self._open_step(rest[0], rest[1:], account, account.identifier_key, RECOVERY, lang)
 
-    def _send_links(self, accounts: list[Account], typed_email: str | None, lang: str) -> None:
+    def _send_links(
+        self,
+        accounts: list[Account],
+        typed_email: str | None,
+        lang: str,
+        *,
+        decoy_seed: str = "",
+    ) -> None:
         """Mail a fresh reset link to each account (voiding older ones); mail nobody else,
-        unless ``notify_unknown_recipients`` asks to tell a typed address it has no account."""
+        unless ``notify_unknown_recipients`` asks to tell a typed address it has no account.
+        Without an account, ``decoy_seed`` (the typed key) names the decoy's pseudo-account."""
         minutes = str(self._settings.lifetimes.recovery_link // 60)
         for account in accounts:
             if account.email is None:
@@ -717,13 +830,10 @@ class RecoveryService:
                 )
             )
         if not accounts:
-            # The same work as a real link, minus the mail: void (an empty lookup), sign, build
-            # the record and the message, and one storage write (a counter, in place of the
-            # token), so the time does not tell the account is absent.
-            self._tokens.void("-", "reset")
-            self._tokens.sign_only("reset")
-            bucket = int(self._clock.now().timestamp()) // self._config.rate_window
-            self._storage.increment_counter(f"recovery:decoys:{bucket}", self._clock.now())
+            # The same work as a real link, minus the mail: void, sign and store a token (for a
+            # pseudo-account nobody can name), build the message, so the time does not tell the
+            # account is absent.
+            self._tokens.decoy("reset", decoy_seed)
             Message(
                 "reset_link",
                 "-",
