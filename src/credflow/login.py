@@ -89,18 +89,34 @@ class LoginService:
         lang = self._messages.resolve(locale or self._settings.locale)
         if not isinstance(identifier, str) or not isinstance(password, str):
             raise TypeError("identifier and password must be str")
-        account = self._find(identifier)
-        credential = self._storage.get_password(account.id) if account is not None else None
+        with self._storage.transaction():  # the reads, in one round trip; no hash inside
+            account = self._find(identifier)
+            credential = self._storage.get_password(account.id) if account is not None else None
         locked = account is not None and self._lockout.is_locked(account)
         verified = False
-        needs_rehash = False
+        rehashed = None
         if too_long(password):
             pass  # over the cap: refused before any hashing for every account (PW-03, LK-10)
         elif account is None or credential is None or locked:
             self._hasher.dummy_verify(password)
         else:
             outcome = self._hasher.verify(credential.hash, password)
-            verified, needs_rehash = outcome.ok, outcome.needs_rehash
+            verified = outcome.ok
+            if outcome.needs_rehash:  # hashed here, never inside the write transaction
+                rehashed = self._hasher.hash(password)
+        with self._storage.transaction():  # every read and write after the hash: one commit
+            return self._conclude(account, credential, locked, verified, rehashed, lang)
+
+    def _conclude(
+        self,
+        account: Account | None,
+        credential: PasswordCredential | None,
+        locked: bool,
+        verified: bool,
+        rehashed: str | None,
+        lang: str,
+    ) -> LoginResult:
+        """What the verified (or not) password leads to, inside the caller's transaction."""
         actions = self._actions(account, credential, verified) if account is not None else ()
         facts = LoginFacts(
             known=account is not None and credential is not None,
@@ -117,44 +133,41 @@ class LoginService:
             return self._deny(account, facts, lang)
         assert account is not None
         assert credential is not None
-        with self._storage.transaction():
-            fresh = self._storage.get_account(account.id) or account
-            if self._lockout.is_locked(fresh):  # locked by a parallel attempt during the verify
-                self._audit.record("login_failed", account.id, reason="account_locked")
-                return LoginResult(
-                    LoginStatus.DENIED, "login.denied", self._messages.render("login.denied", lang)
-                )
-            # With a second factor still to pass, the password alone is no success: resetting
-            # the counter here would let "right password, four wrong codes" repeat forever.
-            mfa_next = state is LoginState.MFA_REQUIRED
-            account = fresh if mfa_next else self._lockout.register_success(fresh)
-            if needs_rehash:
-                self._storage.set_password(
-                    credential.model_copy(update={"hash": self._hasher.hash(password)})
-                )
-            if state is LoginState.ACTION_REQUIRED:
-                handle = self._start_flow(
-                    account, FIRST_LOGIN, ACTION_STATES[actions[0]].value, actions
-                )
-                self._audit.record("login_succeeded", account.id, restricted=True)
-                code = f"action.{actions[0].value}"
-                return LoginResult(
-                    LoginStatus.ACTION_REQUIRED,
-                    code,
-                    self._messages.render(code, lang),
-                    action=actions[0],
-                    flow=handle,
-                )
-            if state is LoginState.MFA_REQUIRED:
-                handle = self.start_second_factor(account)
-                return LoginResult(
-                    LoginStatus.MFA_REQUIRED,
-                    "login.mfa_required",
-                    self._messages.render("login.mfa_required", lang),
-                    flow=handle,
-                )
-            self._audit.record("login_succeeded", account.id)
-            session = self._sessions.issue(account)  # one commit for the whole success
+        fresh = self._storage.get_account(account.id) or account
+        if self._lockout.is_locked(fresh):  # locked by a parallel attempt during the verify
+            self._audit.record("login_failed", account.id, reason="account_locked")
+            return LoginResult(
+                LoginStatus.DENIED, "login.denied", self._messages.render("login.denied", lang)
+            )
+        # With a second factor still to pass, the password alone is no success: resetting
+        # the counter here would let "right password, four wrong codes" repeat forever.
+        mfa_next = state is LoginState.MFA_REQUIRED
+        account = fresh if mfa_next else self._lockout.register_success(fresh)
+        if rehashed is not None:
+            self._storage.set_password(credential.model_copy(update={"hash": rehashed}))
+        if state is LoginState.ACTION_REQUIRED:
+            handle = self._start_flow(
+                account, FIRST_LOGIN, ACTION_STATES[actions[0]].value, actions
+            )
+            self._audit.record("login_succeeded", account.id, restricted=True)
+            code = f"action.{actions[0].value}"
+            return LoginResult(
+                LoginStatus.ACTION_REQUIRED,
+                code,
+                self._messages.render(code, lang),
+                action=actions[0],
+                flow=handle,
+            )
+        if state is LoginState.MFA_REQUIRED:
+            handle = self.start_second_factor(account)
+            return LoginResult(
+                LoginStatus.MFA_REQUIRED,
+                "login.mfa_required",
+                self._messages.render("login.mfa_required", lang),
+                flow=handle,
+            )
+        self._audit.record("login_succeeded", account.id)
+        session = self._sessions.issue(account)
         return LoginResult(
             LoginStatus.AUTHENTICATED,
             "login.authenticated",
