@@ -16,8 +16,10 @@ export HYPOTHESIS_PROFILE
 
 .PHONY: demo test lint typecheck pytest bench clean
 
+# The example portal: two applications on 127.0.0.1:5000 and :5001 (PORTAL=sigma|certigna|defi|asp).
+PORTAL ?= sage
 demo: $(STAMP)
-	$(BIN)/python examples/policy_demo.py
+	$(BIN)/python -m examples.portal --portal $(PORTAL)
 
 test: lint typecheck pytest
 
