@@ -1,7 +1,8 @@
 """Second factor (issue 6's first benchmark): TOTP verification against raw pyotp.
 
 1. The TOTP check with its replay-store write, on SQLite file storage: the shape check of the
-   code, the factor read, the {T-1, T} comparison and ``use_totp_step`` (an atomic "newer than
+   code, the factor read, the secret's derivation from its stored seed (one HMAC-SHA-256), the
+   {T-1, T} comparison and ``use_totp_step`` (an atomic "newer than
    the last step" UPDATE, committed), against raw ``pyotp.TOTP.verify`` of the same codes at the
    same times. Reported as a ratio and µs per call; the issue sets no target.
 2. For information: the whole ``cf.mfa.verify(flow, code)`` of a login on SQLite (flow and
@@ -28,7 +29,7 @@ from credflow import hashing
 from credflow.clock import FrozenClock
 from credflow.deviations import StandardsDeviationWarning
 from credflow.facade import Credflow
-from credflow.mfa import totp
+from credflow.mfa import seeds, totp
 from credflow.notify import Outbox
 from credflow.settings import Settings as CredflowSettings
 from credflow.storage.memory import MemoryStorage
@@ -59,14 +60,16 @@ class _Bench:
         self.start = self.clock.now()
         self.accounts: list[Account] = []
         self.totps: list[pyotp.TOTP] = []
+        key = settings.signing_keys[0]
         for index in range(calls):
             account = self.cf.accounts.create(f"bench.{index}", temporary=False).account
-            secret = totp.new_secret()
+            seed = seeds.new_seed()  # stored sealed; the app's secret is derived (OT-08)
+            secret = seeds.derive(key, account.id, seed)
             storage.save_mfa_factor(
                 MfaFactor(
                     account_id=account.id,
                     kind=MfaKind.TOTP,
-                    secret=secret,
+                    secret=seeds.seal(key, seed),
                     confirmed=True,
                     created_at=self.start,
                 )

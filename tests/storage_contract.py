@@ -21,6 +21,7 @@ it through subclasses. Concurrency (exactly one winner of a race) is tested sepa
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -69,6 +70,7 @@ __all__ = [
     "make_membership",
     "make_organisation",
     "make_token",
+    "phc",
     "sha",
 ]
 
@@ -196,9 +198,29 @@ def make_factor(
     return MfaFactor(**fields)
 
 
-def make_code(name: str, account_id: str = "acc-1", **changes: Any) -> RecoveryCode:
-    """A recovery code whose hash is ``sha(name)``."""
-    return RecoveryCode(account_id=account_id, code_hash=sha(name), created_at=T0, **changes)
+def phc(name: str) -> str:
+    """A distinct argon2id PHC string standing for the hash of the recovery code ``name``.
+
+    Storage never verifies it, so it needs only the shape: ``$argon2id$``, parameters, salt and
+    hash in unpadded base64 (97 characters).
+    """
+    salt = base64.b64encode(hashlib.sha256(f"salt:{name}".encode()).digest()[:16]).decode()
+    digest = base64.b64encode(hashlib.sha256(name.encode()).digest()).decode()
+    return f"$argon2id$v=19$m=65536,t=3,p=4${salt.rstrip('=')}${digest.rstrip('=')}"
+
+
+def make_code(
+    name: str, account_id: str = "acc-1", selector: str | None = None, **changes: Any
+) -> RecoveryCode:
+    """A recovery code whose hash is ``phc(name)``; its selector is ``selector``, or ``name``
+    itself (cut to 16 characters)."""
+    return RecoveryCode(
+        account_id=account_id,
+        selector=name[:16] if selector is None else selector,
+        code_hash=phc(name),
+        created_at=T0,
+        **changes,
+    )
 
 
 def _snapshot(storage: Storage, account_ids: list[str], token_names: list[str]) -> dict[str, Any]:
@@ -1191,27 +1213,27 @@ class StorageContract:
         storage.replace_recovery_codes("acc-1", codes)
         assert storage.recovery_codes_left("acc-1") == 10
         assert storage.recovery_codes_left("acc-2") == 0
-        assert storage.use_recovery_code("acc-1", sha("c3"), T0) is True
+        assert storage.use_recovery_code("acc-1", phc("c3"), T0) is True
         assert storage.recovery_codes_left("acc-1") == 9
 
     @pytest.mark.req("RC-03")
     def test_use_recovery_code_works_once(self, storage: Storage) -> None:
         storage.replace_recovery_codes("acc-1", [make_code("c1"), make_code("c2")])
         now = T0 + timedelta(minutes=1, microseconds=3)
-        assert storage.use_recovery_code("acc-1", sha("c1"), now) is True
-        assert storage.use_recovery_code("acc-1", sha("c1"), now + US) is False
+        assert storage.use_recovery_code("acc-1", phc("c1"), now) is True
+        assert storage.use_recovery_code("acc-1", phc("c1"), now + US) is False
         assert storage.recovery_codes_left("acc-1") == 1
-        assert storage.use_recovery_code("acc-1", sha("c2"), now) is True
-        assert storage.use_recovery_code("acc-1", sha("c2"), now) is False
+        assert storage.use_recovery_code("acc-1", phc("c2"), now) is True
+        assert storage.use_recovery_code("acc-1", phc("c2"), now) is False
         assert storage.recovery_codes_left("acc-1") == 0
 
     @pytest.mark.req("RC-03")
     def test_use_of_an_unknown_recovery_code_is_false(self, storage: Storage) -> None:
         storage.replace_recovery_codes("acc-1", [make_code("c1")])
         storage.replace_recovery_codes("acc-2", [make_code("c2", "acc-2")])
-        assert storage.use_recovery_code("acc-1", sha("nope"), T0) is False
-        assert storage.use_recovery_code("acc-1", sha("c2"), T0) is False  # another account's
-        assert storage.use_recovery_code("acc-9", sha("c1"), T0) is False
+        assert storage.use_recovery_code("acc-1", phc("nope"), T0) is False
+        assert storage.use_recovery_code("acc-1", phc("c2"), T0) is False  # another account's
+        assert storage.use_recovery_code("acc-9", phc("c1"), T0) is False
         assert storage.recovery_codes_left("acc-1") == 1
         assert storage.recovery_codes_left("acc-2") == 1
 
@@ -1219,28 +1241,28 @@ class StorageContract:
     def test_a_code_saved_as_used_stays_used(self, storage: Storage) -> None:
         storage.replace_recovery_codes("acc-1", [make_code("c1", used_at=T0 + US), make_code("c2")])
         assert storage.recovery_codes_left("acc-1") == 1
-        assert storage.use_recovery_code("acc-1", sha("c1"), T0) is False
-        assert storage.use_recovery_code("acc-1", sha("c2"), T0) is True
+        assert storage.use_recovery_code("acc-1", phc("c1"), T0) is False
+        assert storage.use_recovery_code("acc-1", phc("c2"), T0) is True
 
     @pytest.mark.req("RC-05")
     def test_replace_recovery_codes_replaces_the_whole_set(self, storage: Storage) -> None:
         storage.replace_recovery_codes("acc-1", [make_code(f"old{n}") for n in range(10)])
         storage.replace_recovery_codes("acc-2", [make_code("other", "acc-2")])
-        assert storage.use_recovery_code("acc-1", sha("old0"), T0) is True
+        assert storage.use_recovery_code("acc-1", phc("old0"), T0) is True
 
         storage.replace_recovery_codes("acc-1", [make_code("new0"), make_code("new1")])
 
         assert storage.recovery_codes_left("acc-1") == 2
         for n in range(10):  # every old code is void, used or not
-            assert storage.use_recovery_code("acc-1", sha(f"old{n}"), T0) is False
-        assert storage.use_recovery_code("acc-1", sha("new1"), T0) is True
+            assert storage.use_recovery_code("acc-1", phc(f"old{n}"), T0) is False
+        assert storage.use_recovery_code("acc-1", phc("new1"), T0) is True
         assert storage.recovery_codes_left("acc-2") == 1
         # The set may be the same codes again, fresh; or nothing at all.
         storage.replace_recovery_codes("acc-1", [make_code("new0"), make_code("new1")])
         assert storage.recovery_codes_left("acc-1") == 2
         storage.replace_recovery_codes("acc-1", [])
         assert storage.recovery_codes_left("acc-1") == 0
-        assert storage.use_recovery_code("acc-1", sha("new0"), T0) is False
+        assert storage.use_recovery_code("acc-1", phc("new0"), T0) is False
 
     @pytest.mark.parametrize(
         "codes",
@@ -1255,7 +1277,70 @@ class StorageContract:
             storage.replace_recovery_codes("acc-1", codes)
         assert storage.recovery_codes_left("acc-1") == 1
         assert storage.recovery_codes_left("acc-2") == 0
-        assert storage.use_recovery_code("acc-1", sha("kept"), T0) is True
+        assert storage.use_recovery_code("acc-1", phc("kept"), T0) is True
+
+    @pytest.mark.req("RC-02")
+    def test_recovery_codes_finds_the_unused_codes_of_a_selector(self, storage: Storage) -> None:
+        storage.replace_recovery_codes(
+            "acc-1",
+            [
+                make_code("a1", selector="ABCD"),
+                make_code("a2", selector="ABCD"),  # two codes may share a selector
+                make_code("a3", selector="ABCD", used_at=T0 + US),
+                make_code("b1", selector="EFGH"),
+            ],
+        )
+        storage.replace_recovery_codes("acc-2", [make_code("x1", "acc-2", selector="ABCD")])
+
+        def found(account_id: str, selector: str) -> list[RecoveryCode]:
+            return sorted(storage.recovery_codes(account_id, selector), key=lambda c: c.code_hash)
+
+        assert found("acc-1", "ABCD") == sorted(
+            [make_code("a1", selector="ABCD"), make_code("a2", selector="ABCD")],
+            key=lambda c: c.code_hash,
+        )
+        assert found("acc-1", "EFGH") == [make_code("b1", selector="EFGH")]
+        assert found("acc-2", "ABCD") == [make_code("x1", "acc-2", selector="ABCD")]
+        # The selector and the account are compared exactly.
+        for account_id, selector in [("acc-1", "abcd"), ("acc-1", "ABC"), ("acc-1", "ABCDE")]:
+            assert found(account_id, selector) == []
+        assert found("acc-3", "ABCD") == []
+
+        assert storage.use_recovery_code("acc-1", phc("a1"), T0) is True
+        assert found("acc-1", "ABCD") == [make_code("a2", selector="ABCD")]
+        assert storage.use_recovery_code("acc-1", phc("a2"), T0) is True
+        assert found("acc-1", "ABCD") == []
+        assert found("acc-2", "ABCD") == [make_code("x1", "acc-2", selector="ABCD")]
+
+    def test_recovery_codes_round_trip_at_their_maximum_lengths(self, storage: Storage) -> None:
+        longest = make_code("long", selector="Z" * 16).model_copy(
+            update={"code_hash": phc("long").ljust(255, "A")}
+        )
+        code = RecoveryCode.model_validate(longest.model_dump())  # still a valid record
+        assert (len(code.code_hash), len(code.selector)) == (255, 16)
+        storage.replace_recovery_codes("acc-1", [code])
+        assert storage.recovery_codes("acc-1", "Z" * 16) == [code]
+        assert storage.use_recovery_code("acc-1", code.code_hash[:-1], T0) is False
+        assert storage.use_recovery_code("acc-1", code.code_hash, T0) is True
+
+    @pytest.mark.req("RC-03")
+    def test_use_recovery_code_compares_the_stored_hash_exactly(self, storage: Storage) -> None:
+        storage.replace_recovery_codes("acc-1", [make_code("c1", selector="ABCD")])
+        stored = phc("c1")
+        for near in (stored[:-1], stored + "A", stored.upper(), " " + stored, "ABCD", ""):
+            assert storage.use_recovery_code("acc-1", near, T0) is False
+        assert storage.recovery_codes_left("acc-1") == 1
+        assert storage.use_recovery_code("acc-1", stored, T0) is True
+
+    def test_a_used_code_keeps_its_selector_and_stays_out_of_the_candidates(
+        self, storage: Storage
+    ) -> None:
+        storage.replace_recovery_codes("acc-1", [make_code("c1", selector="ABCD")])
+        assert storage.use_recovery_code("acc-1", phc("c1"), T0 + timedelta(minutes=1)) is True
+        assert storage.recovery_codes("acc-1", "ABCD") == []
+        # Replacing the set with the same code again brings it back, unused.
+        storage.replace_recovery_codes("acc-1", [make_code("c1", selector="ABCD")])
+        assert storage.recovery_codes("acc-1", "ABCD") == [make_code("c1", selector="ABCD")]
 
     # -- everything attached to an account goes with it ----------------------------------------
 
@@ -1289,7 +1374,8 @@ class StorageContract:
         assert storage.mfa_factors("acc-1") == []
         assert storage.use_totp_step("acc-1", 1) is False
         assert storage.recovery_codes_left("acc-1") == 0
-        assert storage.use_recovery_code("acc-1", sha("acc-1-0"), T0) is False
+        assert storage.use_recovery_code("acc-1", phc("acc-1-0"), T0) is False
+        assert storage.recovery_codes("acc-1", "acc-1-0") == []
         # The organisation stays, and so does everything of the other account.
         assert storage.get_organisation("org-1") == make_organisation("org-1", "732829320")
         assert (
@@ -1313,6 +1399,7 @@ class StorageContract:
             "members": [storage.members_of(f"org-{n}") for n in (1, 2, 3)],
             "factors": [storage.mfa_factors(a) for a in ("acc-1", "acc-2")],
             "codes_left": [storage.recovery_codes_left(a) for a in ("acc-1", "acc-2")],
+            "codes": [storage.recovery_codes(a, f"{a}-0") for a in ("acc-1", "acc-2")],
         }
 
     @pytest.mark.req("DB-02")
@@ -1334,7 +1421,7 @@ class StorageContract:
             storage.save_mfa_factor(make_factor("acc-1", secret="GEZDGNBVGY3TQOJQ"))
             assert storage.delete_mfa_factor("acc-1", MfaKind.SMS)
             assert storage.use_totp_step("acc-2", 10)
-            assert storage.use_recovery_code("acc-2", sha("acc-2-0"), T0)
+            assert storage.use_recovery_code("acc-2", phc("acc-2-0"), T0)
             storage.replace_recovery_codes("acc-1", [make_code("fresh")])
             assert storage.delete_account("acc-2")
 
@@ -1342,7 +1429,7 @@ class StorageContract:
             _fail_in_transaction(storage, write_everything)
         assert self._snapshot_of_second_factors(storage) == before
         assert storage.use_totp_step("acc-2", 10) is True  # the step was not recorded
-        assert storage.use_recovery_code("acc-2", sha("acc-2-0"), T0) is True
+        assert storage.use_recovery_code("acc-2", phc("acc-2-0"), T0) is True
 
     @pytest.mark.parametrize("duplicate", ["organisation", "membership"])
     def test_a_duplicate_inside_a_transaction_rolls_it_back(
@@ -1451,6 +1538,19 @@ class StorageContract:
         assert storage.get_counter("recovery:b:1") == 0
         assert storage.get_counter("login:acc-1") == 0
         assert storage.increment_counter("login:acc-1", T0) == 1
+
+    @pytest.mark.parametrize("wildcard", ["_", "/", "\\", "%"])
+    def test_purge_counters_takes_the_prefix_literally(
+        self, storage: Storage, wildcard: str
+    ) -> None:
+        # LIKE's wildcards and common escape characters in the prefix match only themselves.
+        prefix = f"rate{wildcard}"
+        for key in (f"rate{wildcard}a", "rateXa", "rate/a", "rate\\a", "rate_a", "rate%a"):
+            storage.increment_counter(key, T0)
+        assert storage.purge_counters(T0 + US, prefix) == 1
+        assert storage.get_counter(f"rate{wildcard}a") == 0
+        others = {"rateXa", "rate/a", "rate\\a", "rate_a", "rate%a"} - {f"rate{wildcard}a"}
+        assert [storage.get_counter(k) for k in sorted(others)] == [1] * len(others)
 
     def test_counter_keys_are_exact(self, storage: Storage) -> None:
         key = "login:acc-1:" + "x" * 150

@@ -17,6 +17,7 @@ from credflow.errors import (
     UnknownAccount,
 )
 from credflow.facade import Credflow
+from credflow.flows.lockout import LockoutState
 from credflow.policy import presets
 from credflow.storage.records import AccountStatus, RequiredAction
 
@@ -246,3 +247,30 @@ def test_draws_are_uniform() -> None:
         expected = samples / n
         chi2 = sum((c - expected) ** 2 / expected for c in counts)
         assert chi2 < 3 * n  # far above the 99.9 % quantile would mean a biased draw
+
+
+def test_accounts_come_in_pages_by_id() -> None:
+    cf = make_cf()
+    ids = sorted(cf.accounts.create(f"user{i}", temporary=False).account.id for i in range(5))
+    first = cf.accounts.page(limit=2)
+    assert [a.id for a in first] == ids[:2]
+    rest = cf.accounts.page(after=first[-1].id, limit=10)
+    assert [a.id for a in rest] == ids[2:]
+    for bad in ({"limit": 0}, {"limit": 10_001}, {"limit": True}, {"after": 5}):
+        with pytest.raises(InvalidInput):
+            cf.accounts.page(**bad)  # type: ignore[arg-type]
+
+
+def test_lock_state_tells_an_administrator_whether_an_account_is_locked() -> None:
+    from tests.test_login import ready
+
+    cf = make_cf()
+    account = cf.accounts.get(ready(cf, "adejoux"))
+    assert cf.accounts.lock_state(account.id) is LockoutState.OPEN
+    for _ in range(cf.settings.lockout.threshold):
+        cf.login("adejoux", "wrong-password")
+    assert cf.accounts.lock_state(account.id) is LockoutState.LOCKED
+    cf.accounts.unlock(account.id)
+    assert cf.accounts.lock_state(account.id) is LockoutState.OPEN
+    with pytest.raises(UnknownAccount):
+        cf.accounts.lock_state("nobody")

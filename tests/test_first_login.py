@@ -166,3 +166,12 @@ def test_question_must_be_text(cf: Credflow) -> None:
     with pytest.raises(TypeError):
         cf2.first_login.enroll_question(flow, None, "bleu")  # type: ignore[arg-type]
     assert cf.first_login.pending_action(None) is None  # type: ignore[arg-type]
+
+
+def test_a_flow_tells_its_identifier_for_the_checklist(cf: Credflow) -> None:
+    _, _, flow = start(cf, "Adejoux")
+    assert cf.first_login.identifier(flow) == "Adejoux"
+    assert cf.policy.evaluate("Adejoux2025!x", identifier=cf.first_login.identifier(flow)).failures
+    assert cf.first_login.identifier("not-a-flow") is None
+    clock(cf).advance(901)
+    assert cf.first_login.identifier(flow) is None

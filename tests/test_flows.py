@@ -17,6 +17,7 @@ from credflow.flows.first_login import FirstLoginEvent, FirstLoginFacts, FirstLo
 from credflow.flows.lockout import LockoutEvent, LockoutFacts, LockoutState
 from credflow.flows.login import LoginEvent, LoginFacts, LoginState
 from credflow.flows.machine import Machine, Transition
+from credflow.flows.mfa import MfaEvent, MfaFacts, MfaState
 from credflow.flows.password_change import PasswordChangeFacts, PasswordChangeState
 from credflow.flows.recovery import RecoveryEvent, RecoveryFacts, RecoveryState
 from credflow.flows.registration import CodeEvent, CodeFacts, CodeState
@@ -70,6 +71,7 @@ FACTS: dict[str, st.SearchStrategy[Any]] = {
     "lockout": lockout_facts,
     "password_change": password_facts,
     "membership": st.none(),
+    "mfa": st.builds(MfaFacts, locked_now=st.booleans()),
 }
 
 OK = LoginFacts(True, False, True, True, False, False, False)
@@ -364,3 +366,20 @@ def test_docs_embed_current_diagrams(name: str) -> None:
     pages = "\n".join(p.read_text(encoding="utf-8") for p in DOCS.glob("*.md"))
     blocks = re.findall(r"```mermaid\n(.*?)```", pages, flags=re.S)
     assert flows.diagram(name) in blocks, f"docs do not embed the current {name} diagram"
+
+
+@pytest.mark.parametrize(
+    ("event", "facts", "expected"),
+    [
+        (MfaEvent.CODE_RIGHT, MfaFacts(), MfaState.COMPLETED),
+        (MfaEvent.CODE_WRONG, MfaFacts(), MfaState.PENDING),
+        (MfaEvent.CODE_WRONG, MfaFacts(locked_now=True), MfaState.LOCKED),
+        (MfaEvent.CODE_SENT, MfaFacts(), MfaState.PENDING),
+        (MfaEvent.EXPIRE, MfaFacts(), MfaState.EXPIRED),
+    ],
+)
+def test_mfa_table(event: MfaEvent, facts: MfaFacts, expected: MfaState) -> None:
+    assert flows.MACHINES["mfa"].next(MfaState.PENDING, event, facts) is expected
+    for ended in (MfaState.COMPLETED, MfaState.LOCKED, MfaState.EXPIRED):
+        with pytest.raises(InvalidTransition):
+            flows.MACHINES["mfa"].next(ended, event, facts)

@@ -120,7 +120,8 @@ def test_one_recovery_code_at_sixteen_pending_logins_passes_once(storage: Storag
         assert won.codes_left == 9
         assert storage.recovery_codes_left(account_id) == 9
         used = [e for e in storage.events(account_id=account_id) if e.type == "mfa_failed"]
-        assert {e.details["reason"] for e in used} == {"used"}
+        # Losers that read the code before the winner used it: "used"; after: "wrong".
+        assert {e.details["reason"] for e in used} <= {"used", "wrong"}
 
 
 @pytest.mark.req("EV-03", "DB-01")

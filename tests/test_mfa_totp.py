@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import sys
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import argon2
 import pyotp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from credflow import hashing
 from credflow.errors import ConfigurationError, InvalidInput, MissingDependency
+from credflow.hashing import Hasher
 from credflow.mfa import recovery_codes, totp
 from credflow.mfa.entry import EnteredCode, check_phone, parse_code
 from credflow.mfa.qr import svg
@@ -171,10 +175,24 @@ def test_recovery_code_count_is_bounded() -> None:
 
 
 @pytest.mark.req("RC-02")
-def test_recovery_code_hash_is_salted_by_the_account() -> None:
-    code = recovery_codes.generate(1)[0]
-    one, two = recovery_codes.code_hash("a", code), recovery_codes.code_hash("b", code)
-    assert one != two and len(one) == 64 and code not in one
+def test_a_new_set_is_argon2id_hashed_with_distinct_selectors() -> None:
+    hasher = Hasher(hashing.TESTING)
+    made = recovery_codes.new_set("acc-1", 10, hasher, datetime(2026, 1, 1, tzinfo=UTC))
+    assert len(made.shown) == len(made.records) == 10
+    assert len({r.selector for r in made.records}) == 10
+    for shown, record in zip(made.shown, made.records, strict=True):
+        compact = shown.replace("-", "")
+        assert record.selector == compact[:4] == recovery_codes.selector(compact)
+        assert argon2.extract_parameters(record.code_hash).type is argon2.Type.ID
+        assert compact not in record.code_hash and compact[4:] not in repr(record)
+        assert hasher.verify(record.code_hash, compact).ok
+    assert made.shown[0] not in repr(made)
+
+
+def test_generated_sets_never_share_a_selector(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = iter("AAAA" + "B" * 12 + "AAAA" + "C" * 12 + "DDDD" + "E" * 12)
+    monkeypatch.setattr(recovery_codes.secrets, "choice", lambda alphabet: next(drawn))
+    assert recovery_codes.generate(2) == ["AAAABBBBBBBBBBBB", "DDDDEEEEEEEEEEEE"]
 
 
 # -- typed codes and phones ---------------------------------------------------------------------

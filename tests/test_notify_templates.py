@@ -35,6 +35,10 @@ CONTRACT = {
     "account_exists": ("login_url", "reset_url"),
     "account_access_attempted": ("url",),
     "sms_code": ("code*", "expires_minutes"),
+    "mfa_enabled": ("identifier", "method", "at", "url"),
+    "mfa_disabled": ("identifier", "method", "at", "url"),
+    "recovery_code_used": ("identifier", "left", "at", "url"),
+    "recovery_codes_regenerated": ("identifier", "at", "url"),
 }
 
 SAMPLE = {
@@ -50,6 +54,8 @@ SAMPLE = {
     "expires_hours": "72",
     "at": "2026-01-01T09:30:00+00:00",
     "new_email": "alain.dejoux@nouveau.example.fr",
+    "method": "une application d'authentification",
+    "left": "7",
 }
 SECRETS = ("temporary_password", "link", "code")
 LOCALES = ("fr", "en")

@@ -142,6 +142,33 @@ class _AppendsRecoveryCodes(MemoryStorage):
         super().replace_recovery_codes(account_id, kept + codes)
 
 
+class _CandidatesIgnoreTheSelector(MemoryStorage):
+    def recovery_codes(self, account_id: str, selector: str) -> list[RecoveryCode]:
+        return [c for c in self._recovery_codes.get(account_id, ()) if c.used_at is None]
+
+
+class _CandidatesIncludeUsedCodes(MemoryStorage):
+    def recovery_codes(self, account_id: str, selector: str) -> list[RecoveryCode]:
+        return [c for c in self._recovery_codes.get(account_id, ()) if c.selector == selector]
+
+
+class _CandidatesFoldCase(MemoryStorage):
+    def recovery_codes(self, account_id: str, selector: str) -> list[RecoveryCode]:
+        return [
+            c
+            for c in self._recovery_codes.get(account_id, ())
+            if c.selector.casefold() == selector.casefold() and c.used_at is None
+        ]
+
+
+class _UsesACodeByItsPrefix(MemoryStorage):
+    def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
+        for code in self._recovery_codes.get(account_id, ()):
+            if code.used_at is None and code_hash and code.code_hash.startswith(code_hash):
+                return super().use_recovery_code(account_id, code.code_hash, now)
+        return False
+
+
 class _NoMembershipVersionCheck(MemoryStorage):
     def update_membership(self, membership: Membership) -> Membership:
         current = self.get_membership(membership.account_id, membership.organisation_id)
@@ -193,6 +220,15 @@ class _KeepsOneOrganisationWithoutANumber(MemoryStorage):
         (_AcceptsTheSameTotpStep, "test_use_totp_step_accepts_only_strictly_newer_steps"),
         (_RecoveryCodesNeverWearOut, "test_use_recovery_code_works_once"),
         (_AppendsRecoveryCodes, "test_replace_recovery_codes_replaces_the_whole_set"),
+        (_CandidatesIgnoreTheSelector, "test_recovery_codes_finds_the_unused_codes_of_a_selector"),
+        (_CandidatesIncludeUsedCodes, "test_recovery_codes_finds_the_unused_codes_of_a_selector"),
+        (
+            _CandidatesIncludeUsedCodes,
+            "test_a_used_code_keeps_its_selector_and_stays_out_of_the_candidates",
+        ),
+        (_CandidatesFoldCase, "test_recovery_codes_finds_the_unused_codes_of_a_selector"),
+        (_UsesACodeByItsPrefix, "test_use_recovery_code_compares_the_stored_hash_exactly"),
+        (_UsesACodeByItsPrefix, "test_recovery_codes_round_trip_at_their_maximum_lengths"),
         (_NoMembershipVersionCheck, "test_update_membership_with_a_stale_version_raises"),
         (_IgnoresMembersAfter, "test_members_of_orders_by_account_id_and_paginates"),
         (

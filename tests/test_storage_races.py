@@ -37,7 +37,7 @@ from storage_contract import (
     make_flow,
     make_membership,
     make_token,
-    sha,
+    phc,
 )
 from storage_fixtures import (
     ADAPTERS,
@@ -192,21 +192,46 @@ def test_one_totp_step_sixteen_submitters_one_accepted(storage: Storage) -> None
 
 @pytest.mark.req("RC-03", "DB-01")
 def test_one_recovery_code_sixteen_users_one_accepted(storage: Storage) -> None:
+    # As the service does: find the candidates by selector, then use the one whose hash
+    # verified. Racers that found it unused may still lose: exactly one marks it used.
     now = T0 + timedelta(minutes=1)
     for round_ in range(ROUNDS):
         account_id = f"acc-{round_}"
-        codes = [make_code(f"{account_id}-{n}", account_id) for n in range(10)]
+        codes = [make_code(f"{account_id}-{n}", account_id, f"S{n % 5}") for n in range(10)]
         storage.replace_recovery_codes(account_id, codes)
+        wanted = phc(f"{account_id}-3")
 
-        def use(_: int, account_id: str = account_id) -> bool:
-            return storage.use_recovery_code(account_id, sha(f"{account_id}-3"), now)
+        def use(_: int, account_id: str = account_id, wanted: str = wanted) -> bool:
+            storage.recovery_codes(account_id, "S3")  # what the service reads first
+            return storage.use_recovery_code(account_id, wanted, now)
 
         results = race(use)
 
         assert [r for r in results if isinstance(r, Exception)] == []
         assert Counter(results) == {True: 1, False: WORKERS - 1}
         assert storage.recovery_codes_left(account_id) == 9
-        assert storage.use_recovery_code(account_id, sha(f"{account_id}-3"), now) is False
+        assert [c.code_hash for c in storage.recovery_codes(account_id, "S3")] == [
+            phc(f"{account_id}-8")
+        ]
+        assert storage.use_recovery_code(account_id, wanted, now) is False
+
+
+@pytest.mark.req("RC-03", "DB-01")
+def test_sixteen_users_of_sixteen_codes_all_accepted(storage: Storage) -> None:
+    # Conditional updates of different rows do not block each other into failure.
+    now = T0 + timedelta(minutes=1)
+    for round_ in range(ROUNDS):
+        account_id = f"acc-{round_}"
+        codes = [make_code(f"{account_id}-{n}", account_id) for n in range(WORKERS)]
+        storage.replace_recovery_codes(account_id, codes)
+
+        def use(n: int, account_id: str = account_id) -> bool:
+            return storage.use_recovery_code(account_id, phc(f"{account_id}-{n}"), now)
+
+        results = race(use)
+
+        assert results == [True] * WORKERS
+        assert storage.recovery_codes_left(account_id) == 0
 
 
 @pytest.mark.req("DB-01")

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from credflow.errors import (
     ConfigurationError,
+    DuplicateIdentifier,
     MissingDependency,
     StorageError,
     StorageUnavailable,
 )
 from credflow.storage import sql
-from credflow.storage.records import ConsumeOutcome
+from credflow.storage.records import ConsumeOutcome, MfaKind
 from credflow.storage.sql import SQLStorage, metadata
-from storage_contract import T0, make_account, make_event, make_token
+from storage_contract import (
+    T0,
+    make_account,
+    make_code,
+    make_credential,
+    make_event,
+    make_factor,
+    make_flow,
+    make_membership,
+    make_organisation,
+    make_token,
+    phc,
+)
 from storage_fixtures import (
     SQL_ADAPTERS,
     admin_engine,
@@ -92,6 +107,31 @@ def test_identifier_key_has_a_unique_index(storage: SQLStorage) -> None:
 )
 def test_lookup_columns_are_indexed(storage: SQLStorage, table: str, column: str) -> None:
     assert (column,) in _indexes(storage.engine, table)
+
+
+@pytest.mark.req("RC-02")
+def test_recovery_codes_have_room_for_an_argon2id_hash_and_an_indexed_selector(
+    storage: SQLStorage,
+) -> None:
+    columns = {
+        c["name"]: c for c in sa.inspect(storage.engine).get_columns("credflow_recovery_codes")
+    }
+    assert set(columns) == {"account_id", "code_hash", "selector", "created_at", "used_at"}
+    assert columns["code_hash"]["type"].length == 255
+    assert columns["selector"]["type"].length == 16
+    assert columns["selector"]["nullable"] is False
+    assert ("account_id", "selector") in _indexes(storage.engine, "credflow_recovery_codes")
+
+
+@pytest.mark.req("RC-02")
+def test_a_recovery_code_is_stored_as_its_argon2id_hash_and_selector_only(
+    storage: SQLStorage,
+) -> None:
+    storage.replace_recovery_codes("acc-1", [make_code("c1", selector="ABCD")])
+    with storage.engine.connect() as conn:
+        rows = [tuple(row) for row in conn.execute(sa.select(sql.recovery_codes))]
+    assert rows == [("acc-1", phc("c1"), "ABCD", sql._us(T0), None)]
+    assert rows[0][1].startswith("$argon2id$")
 
 
 @pytest.mark.req("DB-01")
@@ -396,3 +436,191 @@ def test_sqlite_memory_storage_is_shared_by_every_thread() -> None:
         assert seen == [make_account()]
     finally:
         storage.dispose()
+
+
+# -- statements are built once -----------------------------------------------------------------
+
+
+def _every_call(storage: SQLStorage) -> None:
+    """One call of every storage method (the second time round, on existing rows)."""
+    n = len(storage.list_accounts())
+    storage.create_account(make_account(f"acc-{n}", f"user{n}", None))
+    account = storage.find_account(f"user{n}")
+    assert account is not None
+    storage.update_account(account)
+    storage.get_account("acc-0")
+    storage.find_accounts_by_email("alice@example.com")
+    storage.list_accounts(after="a", limit=5)
+    storage.lock_email("alice@example.com")
+    storage.set_password(make_credential("acc-0"), keep_history=2)
+    storage.get_password("acc-0")
+    storage.password_history("acc-0", 3)
+    storage.get_question("acc-0")
+    storage.save_token(make_token(f"t{len(storage.events())}"))
+    storage.get_token(make_token().nonce_hash)
+    storage.consume_token(make_token().nonce_hash, "reset", T0)
+    storage.void_tokens("acc-0", "reset", T0)
+    storage.void_tokens("acc-0", None, T0)
+    storage.save_flow(make_flow(f"f{len(storage.events())}"))
+    flow = storage.get_flow(make_flow().handle_hash)
+    if flow is not None:
+        storage.advance_flow(flow, expected_state=flow.state)
+    storage.delete_flow(make_flow("gone").handle_hash)
+    storage.purge_expired(T0)
+    storage.get_organisation("org-1")
+    storage.find_organisation("732829320")
+    storage.get_membership("acc-0", "org-1")
+    storage.memberships_of("acc-0")
+    storage.members_of("org-1", after="a", limit=5)
+    storage.members_of("org-1")
+    storage.save_mfa_factor(make_factor("acc-0"))
+    storage.mfa_factors("acc-0")
+    storage.use_totp_step("acc-0", len(storage.events()))
+    storage.delete_mfa_factor("acc-0", MfaKind.SMS)
+    storage.replace_recovery_codes("acc-0", [make_code("c1", "acc-0"), make_code("c2", "acc-0")])
+    storage.recovery_codes("acc-0", "c1")
+    storage.use_recovery_code("acc-0", phc("c1"), T0)
+    storage.recovery_codes_left("acc-0")
+    storage.increment_counter("k", T0)
+    storage.get_counter("k")
+    storage.reset_counter("k")
+    storage.purge_counters(T0, "k_")
+    storage.purge_counters(T0)
+    storage.append_event(make_event())
+    storage.events(account_id="acc-0", since=T0)
+    storage.events(account_id="acc-0")
+    storage.events(since=T0)
+    storage.pseudonymise_events("nobody", "pseudonym")
+    storage.delete_account("nobody")
+
+
+def test_no_statement_is_built_per_call(
+    storage: SQLStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building a construct per call costs SQLAlchemy three times the statement itself; every
+    # statement is built once, at import. Once warm, no call may build one again.
+    storage.create_organisation(make_organisation("org-1", "732829320"))
+    storage.create_membership(make_membership("acc-0", "org-1"))
+    _every_call(storage)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a statement was built during a call")
+
+    for construct in (sa.sql.Select, sa.sql.Insert, sa.sql.Update, sa.sql.Delete):
+        monkeypatch.setattr(construct, "__init__", refuse)
+    monkeypatch.setattr(sa.sql.Select, "where", refuse)
+    monkeypatch.setattr(sa.sql.Update, "values", refuse)
+    _every_call(storage)
+    with storage.transaction():
+        _every_call(storage)
+
+
+# -- errors around the transaction -------------------------------------------------------------
+
+
+def _busy_after(milliseconds: int, storage: SQLStorage) -> None:
+    """Make the storage's SQLite connections give up on a locked file after ``milliseconds``
+    (instead of 30 s). Call it before the storage's first connection."""
+
+    @sa.event.listens_for(storage.engine, "connect")
+    def _short_timeout(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {milliseconds}")
+
+
+def test_a_sqlite_file_locked_too_long_raises_storage_unavailable(tmp_path: Path) -> None:
+    url = sqlite_file_url(tmp_path)
+    SQLStorage(url, create=True).dispose()
+    storage = SQLStorage(url)
+    _busy_after(50, storage)
+    other = sqlite3.connect(tmp_path / "credflow.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        for call in (lambda: storage.get_account("acc-1"), storage.transaction().__enter__):
+            with pytest.raises(
+                StorageUnavailable, match="database unavailable: OperationalError"
+            ) as caught:
+                call()
+            cause = caught.value.__cause__
+            assert isinstance(cause, sa.exc.OperationalError)
+            assert isinstance(cause.orig, sqlite3.OperationalError)
+            assert "locked" in str(cause.orig)
+        other.execute("ROLLBACK")
+        # Nothing was left half-open: the storage works once the lock is released.
+        storage.create_account(make_account())
+        assert storage.get_account("acc-1") == make_account()
+        assert storage.engine.pool.checkedout() == 0
+    finally:
+        other.close()
+        storage.dispose()
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (sa.exc.OperationalError, StorageUnavailable),
+        (sa.exc.IntegrityError, DuplicateIdentifier),
+        (sa.exc.ProgrammingError, StorageError),
+    ],
+)
+@pytest.mark.parametrize("kind", ["sqlite-memory", "sqlite-file"])
+def test_an_error_at_commit_is_translated_and_nothing_is_kept(
+    kind: str, error: type[sa.exc.DBAPIError], expected: type[Exception], tmp_path: Path
+) -> None:
+    with open_storage(kind, tmp_path) as storage:
+        assert isinstance(storage, SQLStorage)
+        failing = True
+
+        @sa.event.listens_for(storage.engine, "commit")
+        def _fail(conn: Any) -> None:
+            if failing:
+                raise error("COMMIT", (), Exception("injected"))
+
+        with pytest.raises(expected) as caught:
+            storage.create_account(make_account())
+        assert type(caught.value) is expected
+        assert isinstance(caught.value.__cause__, error)
+        raised = StorageUnavailable if error is sa.exc.OperationalError else error
+        with pytest.raises(raised), storage.transaction():
+            storage.append_event(make_event())
+        failing = False
+        assert storage.get_account("acc-1") is None
+        assert storage.events() == []
+        storage.create_account(make_account())
+        assert storage.get_account("acc-1") == make_account()
+
+
+def test_a_driver_error_when_connecting_is_a_storage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = SQLStorage("sqlite://", create=True)
+    try:
+
+        def refuse() -> None:
+            raise sa.exc.ProgrammingError("connect", (), Exception("injected"))
+
+        monkeypatch.setattr(storage.engine, "connect", refuse)
+        with pytest.raises(StorageError, match="database error: Exception") as caught:
+            storage.get_account("acc-1")
+        assert not isinstance(caught.value, StorageUnavailable)
+        with pytest.raises(sa.exc.ProgrammingError), storage.transaction():
+            pytest.fail("a transaction began without a connection")
+        monkeypatch.undo()
+        storage.create_account(make_account())  # the lock of the shared connection was released
+        assert storage.get_account("acc-1") == make_account()
+    finally:
+        storage.dispose()
+
+
+def test_a_raw_unavailable_error_leaving_a_transaction_is_storage_unavailable(
+    storage: SQLStorage,
+) -> None:
+    down = sa.exc.OperationalError("SELECT 1", (), Exception("injected"))
+    with pytest.raises(StorageUnavailable) as caught, storage.transaction():  # noqa: PT012
+        storage.create_account(make_account())
+        raise down
+    assert caught.value.__cause__ is down
+    assert storage.get_account("acc-1") is None
+    # A nested block leaves it to the outermost one.
+    with pytest.raises(StorageUnavailable) as outer, storage.transaction():  # noqa: PT012
+        with pytest.raises(sa.exc.OperationalError), storage.transaction():
+            raise down
+        raise down
+    assert outer.value.__cause__ is down

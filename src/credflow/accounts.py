@@ -19,6 +19,7 @@ from datetime import timedelta
 from credflow.audit import Audit
 from credflow.clock import Clock
 from credflow.errors import ConfigurationError, InvalidInput, UnknownAccount
+from credflow.flows.lockout import LockoutState
 from credflow.hashing import Hasher
 from credflow.lockout import LockoutService, counter_key
 from credflow.notify import Message, Notifier
@@ -258,6 +259,20 @@ class AccountService:
         if account is None:
             raise UnknownAccount(account_id)
         return account
+
+    def page(self, *, after: str | None = None, limit: int = 100) -> list[Account]:
+        """Accounts ordered by id, ``limit`` at a time after ``after`` (keyset pagination):
+        ``after`` is the id of the last account of the previous page."""
+        if after is not None and not isinstance(after, str):
+            raise InvalidInput("must be a str or None", field="after")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput("must be an integer from 1 to 10000", field="limit")
+        return self._storage.list_accounts(after=after, limit=limit)
+
+    def lock_state(self, account_id: str) -> LockoutState:
+        """Whether the account is open, locked for a while, or locked until unlocked (for an
+        administrator's page); raises UnknownAccount."""
+        return self._lockout.state(self.get(account_id))
 
     def find(self, identifier: str) -> Account | None:
         """The account with ``identifier`` (case-insensitive), or None."""

@@ -200,7 +200,7 @@ class FirstLoginService:
         made: list[str] = []
 
         def write(current: Account) -> Account:
-            updated, codes = self._mfa.activate(current, MfaKind.TOTP, step=step)
+            updated, codes = self._mfa.activate(current, MfaKind.TOTP, step=step, locale=lang)
             made.extend(codes)
             return updated
 
@@ -223,6 +223,15 @@ class FirstLoginService:
         if not self._usable(account, record):
             return None
         return _STATE_ACTION.get(FirstLoginState(record.state))
+
+    def identifier(self, flow: str) -> str | None:
+        """The identifier of the account a usable flow belongs to (a checklist needs it for the
+        ``not_identifier`` rule), or None when the flow is not usable."""
+        if self.pending_action(flow) is None:
+            return None
+        record = self._storage.get_flow(nonce_hash(flow))
+        account = self._storage.get_account(record.account_id or "") if record else None
+        return account.identifier if account is not None else None
 
     @staticmethod
     def _usable(account: Account | None, record: FlowRecord) -> bool:

@@ -206,7 +206,9 @@ class MfaSettings(BaseModel):
     64 characters). ``required`` asks every account for a second factor; ``required_roles``
     asks it of accounts holding one of those roles in an active membership. SMS codes have
     ``sms_code_digits`` digits, live ``sms_code_lifetime`` seconds and allow
-    ``sms_code_attempts`` tries; ``recovery_codes`` codes are made per set.
+    ``sms_code_attempts`` tries; ``recovery_codes`` codes are made per set. ``totp_window``
+    accepts a TOTP code of the current step or the one before (RFC 6238's one step of delay),
+    or with ``"current"`` of the current step only (ASVS 5.0 §6.5.5's 30-second lifetime).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -218,6 +220,7 @@ class MfaSettings(BaseModel):
     sms_code_lifetime: int = Field(default=300, ge=60, le=600)
     sms_code_attempts: int = Field(default=5, ge=1, le=5)
     recovery_codes: int = Field(default=10, ge=10, le=20)
+    totp_window: Literal["previous_and_current", "current"] = "previous_and_current"
 
     @field_validator("issuer")
     @classmethod

@@ -12,6 +12,7 @@ from credflow.flows import (
     lockout,
     login,
     membership,
+    mfa,
     password_change,
     recovery,
     registration,
@@ -29,6 +30,7 @@ MACHINES: dict[str, AnyMachine] = {
     "registration": registration.MACHINE,
     "email_change": email_change.MACHINE,
     "membership": membership.MACHINE,
+    "mfa": mfa.MACHINE,
 }
 
 

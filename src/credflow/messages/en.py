@@ -115,6 +115,8 @@ CATALOG: dict[str, str | Plural] = {
         "Here are your new recovery codes. Keep them somewhere safe: each works once, they will "
         "not be shown again, and the old ones no longer work."
     ),
+    "mfa.method_totp": "an authentication app",
+    "mfa.method_sms": "a code sent by text message",
     "recovery.mfa": (
         "Confirm it is you: enter the code from your authentication app, a code sent by text "
         "message, or one of your recovery codes."

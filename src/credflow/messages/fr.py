@@ -131,6 +131,8 @@ CATALOG: dict[str, str | Plural] = {
         "Voici vos nouveaux codes de récupération. Conservez-les en lieu sûr : chacun ne sert "
         "qu'une fois, ils ne seront plus affichés, et les anciens ne fonctionnent plus."
     ),
+    "mfa.method_totp": "une application d'authentification",
+    "mfa.method_sms": "un code envoyé par SMS",
     "recovery.mfa": (
         "Confirmez votre identité : saisissez le code de votre application d'authentification, "
         "un code reçu par SMS, ou l'un de vos codes de récupération."

@@ -1,10 +1,12 @@
 """TOTP maths (RFC 6238 through pyotp), the ``otpauth://`` URI, and ``TotpSetup``.
 
-The parameters are the authenticator apps' defaults, fixed on purpose: a 160-bit secret
-(``pyotp.random_base32(32)``: 32 base32 characters, OT-01), 30-second steps, 6 digits and
+The parameters are the authenticator apps' defaults, fixed on purpose: a 160-bit secret (32
+base32 characters, OT-01; ``cf.mfa`` derives it from a stored seed, see ``seeds``), 30-second
+steps, 6 digits and
 HMAC-SHA-1 (OT-02; SHA-1 stays for interoperability: every app reads it, few read anything
-else). A code is accepted for the current step T or the one before, never T+1 (OT-03), and
-time always comes from the injected clock as an integer, never from the caller (OT-07).
+else). A code is accepted for the current step T or the one before, never T+1 (OT-03); the
+strict window (``settings.mfa.totp_window = "current"``, ASVS 5.0 §6.5.5) accepts T only. Time
+always comes from the injected clock as an integer, never from the caller (OT-07).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "MAX_ISSUER_LENGTH",
     "PERIOD",
     "SECRET_LENGTH",
+    "WINDOWS",
     "TotpSetup",
     "check_issuer",
     "code_at",
@@ -38,9 +41,10 @@ SECRET_LENGTH = 32
 PERIOD = 30
 DIGITS = 6
 MAX_ISSUER_LENGTH = 64
-WINDOW = (0, -1)
-"""The steps tried, relative to the current one: T, then T-1 (RFC 6238 §5.2's one step of
-network delay). Never T+1: a code from the future is refused."""
+WINDOWS: dict[str, tuple[int, ...]] = {"previous_and_current": (0, -1), "current": (0,)}
+"""The steps tried, relative to the current one, per ``settings.mfa.totp_window``: T, then T-1
+(RFC 6238 §5.2's one step of network delay), or T alone. Never T+1: a code from the future is
+refused."""
 
 
 def new_secret() -> str:
@@ -58,10 +62,13 @@ def code_at(secret: str, step: int) -> str:
     return pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).generate_otp(step)
 
 
-def matching_step(secret: str, code: str, now_step: int) -> int | None:
-    """The step in {T, T-1} whose code is ``code``, or None. Compared in constant time."""
+def matching_step(
+    secret: str, code: str, now_step: int, *, window: str = "previous_and_current"
+) -> int | None:
+    """The step of the ``window`` ({T, T-1}, or {T} for ``"current"``) whose code is ``code``,
+    or None. Compared in constant time."""
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD)
-    for offset in WINDOW:
+    for offset in WINDOWS[window]:
         step = now_step + offset
         if step >= 0 and hmac.compare_digest(totp.generate_otp(step), code):
             return step

@@ -99,6 +99,14 @@ KINDS: Mapping[str, KindSpec] = MappingProxyType(
         "sms_code": KindSpec(
             ("code", "expires_minutes"), secrets=frozenset({"code"}), channel="sms"
         ),
+        "mfa_enabled": KindSpec(("identifier", "method", "at", "url"), links=frozenset({"url"})),
+        "mfa_disabled": KindSpec(("identifier", "method", "at", "url"), links=frozenset({"url"})),
+        "recovery_code_used": KindSpec(
+            ("identifier", "left", "at", "url"), links=frozenset({"url"})
+        ),
+        "recovery_codes_regenerated": KindSpec(
+            ("identifier", "at", "url"), links=frozenset({"url"})
+        ),
     }
 )
 
@@ -609,6 +617,96 @@ _FR: dict[str, MailTemplate] = {
         "Votre code : {code} (valable {expires_minutes} min). Ne le communiquez à personne. "
         "Vous n'avez rien demandé ? Ignorez ce SMS.",
     ),
+    "mfa_enabled": _mail(
+        "fr",
+        "Une méthode de vérification en deux étapes a été ajoutée",
+        [
+            "Une méthode de vérification en deux étapes a été ajoutée au compte {identifier} "
+            "(le {at}) : {method}.",
+            "Elle pourra désormais vous être demandée après votre mot de passe pour vous "
+            "connecter.",
+            "Si vous n'êtes pas à l'origine de ce changement, quelqu'un a peut-être accès à votre "
+            "compte : changez votre mot de passe dès maintenant depuis votre espace client "
+            "({url}) et prévenez le support.",
+        ],
+        [
+            "Une méthode de vérification en deux étapes a été ajoutée au compte "
+            "<strong>{identifier}</strong> (le {at}) : {method}.",
+            "Elle pourra désormais vous être demandée après votre mot de passe pour vous "
+            "connecter.",
+            "Si vous n'êtes pas à l'origine de ce changement, quelqu'un a peut-être accès à votre "
+            'compte : changez votre mot de passe dès maintenant depuis <a href="{url}">votre '
+            "espace client</a> et prévenez le support.",
+        ],
+    ),
+    "mfa_disabled": _mail(
+        "fr",
+        "Une méthode de vérification en deux étapes a été supprimée",
+        [
+            "Une méthode de vérification en deux étapes a été supprimée du compte {identifier} "
+            "(le {at}) : {method}.",
+            "Si c'était la dernière, votre compte n'est plus protégé que par votre mot de passe "
+            "et vos codes de récupération ne fonctionnent plus.",
+            "Si vous n'êtes pas à l'origine de ce changement, quelqu'un a peut-être accès à votre "
+            "compte : changez votre mot de passe dès maintenant depuis votre espace client "
+            "({url}), configurez à nouveau la vérification en deux étapes et prévenez le support.",
+        ],
+        [
+            "Une méthode de vérification en deux étapes a été supprimée du compte "
+            "<strong>{identifier}</strong> (le {at}) : {method}.",
+            "Si c'était la dernière, votre compte n'est plus protégé que par votre mot de passe "
+            "et vos codes de récupération ne fonctionnent plus.",
+            "Si vous n'êtes pas à l'origine de ce changement, quelqu'un a peut-être accès à votre "
+            'compte : changez votre mot de passe dès maintenant depuis <a href="{url}">votre '
+            "espace client</a>, configurez à nouveau la vérification en deux étapes et prévenez "
+            "le support.",
+        ],
+    ),
+    "recovery_code_used": _mail(
+        "fr",
+        "Un code de récupération a été utilisé",
+        [
+            "Un code de récupération du compte {identifier} vient d'être utilisé (le {at}). "
+            "Chaque code ne sert qu'une fois.",
+            "Codes de récupération restants : {left}. S'il vous en reste peu, générez-en de "
+            "nouveaux depuis votre espace client ({url}) ; les anciens ne fonctionneront plus.",
+            "Si vous n'êtes pas à l'origine de cette utilisation, quelqu'un connaît votre mot de "
+            "passe et l'un de vos codes : changez votre mot de passe dès maintenant, générez de "
+            "nouveaux codes et prévenez le support.",
+        ],
+        [
+            "Un code de récupération du compte <strong>{identifier}</strong> vient d'être "
+            "utilisé (le {at}). Chaque code ne sert qu'une fois.",
+            "Codes de récupération restants : <strong>{left}</strong>. S'il vous en reste peu, "
+            'générez-en de nouveaux depuis <a href="{url}">votre espace client</a> ; les anciens '
+            "ne fonctionneront plus.",
+            "Si vous n'êtes pas à l'origine de cette utilisation, quelqu'un connaît votre mot de "
+            "passe et l'un de vos codes : changez votre mot de passe dès maintenant, générez de "
+            "nouveaux codes et prévenez le support.",
+        ],
+    ),
+    "recovery_codes_regenerated": _mail(
+        "fr",
+        "Vos codes de récupération ont été renouvelés",
+        [
+            "De nouveaux codes de récupération ont été générés pour le compte {identifier} "
+            "(le {at}). Les anciens codes ne fonctionnent plus.",
+            "Les nouveaux codes ne sont affichés qu'une fois, à l'écran ; ils ne sont jamais "
+            "envoyés par courriel.",
+            "Si vous n'êtes pas à l'origine de ce changement, quelqu'un a peut-être accès à votre "
+            "compte : changez votre mot de passe dès maintenant depuis votre espace client "
+            "({url}) et prévenez le support.",
+        ],
+        [
+            "De nouveaux codes de récupération ont été générés pour le compte "
+            "<strong>{identifier}</strong> (le {at}). Les anciens codes ne fonctionnent plus.",
+            "Les nouveaux codes ne sont affichés qu'une fois, à l'écran ; ils ne sont jamais "
+            "envoyés par courriel.",
+            "Si vous n'êtes pas à l'origine de ce changement, quelqu'un a peut-être accès à votre "
+            'compte : changez votre mot de passe dès maintenant depuis <a href="{url}">votre '
+            "espace client</a> et prévenez le support.",
+        ],
+    ),
 }
 
 _EN: dict[str, MailTemplate] = {
@@ -871,6 +969,86 @@ _EN: dict[str, MailTemplate] = {
         "",
         "Your code: {code} (valid {expires_minutes} min). Do not share it. "
         "Did not ask for it? Ignore this SMS.",
+    ),
+    "mfa_enabled": _mail(
+        "en",
+        "A two-step verification method was added",
+        [
+            "A two-step verification method was added to the account {identifier} (at {at}): "
+            "{method}.",
+            "You may now be asked for it after your password when you sign in.",
+            "If you did not make this change, someone may have access to your account: change "
+            "your password now from the customer portal ({url}) and tell our support team.",
+        ],
+        [
+            "A two-step verification method was added to the account "
+            "<strong>{identifier}</strong> (at {at}): {method}.",
+            "You may now be asked for it after your password when you sign in.",
+            "If you did not make this change, someone may have access to your account: change "
+            'your password now from <a href="{url}">the customer portal</a> and tell our '
+            "support team.",
+        ],
+    ),
+    "mfa_disabled": _mail(
+        "en",
+        "A two-step verification method was removed",
+        [
+            "A two-step verification method was removed from the account {identifier} "
+            "(at {at}): {method}.",
+            "If it was the last one, your account is now protected by your password alone and "
+            "your recovery codes no longer work.",
+            "If you did not make this change, someone may have access to your account: change "
+            "your password now from the customer portal ({url}), set up two-step verification "
+            "again and tell our support team.",
+        ],
+        [
+            "A two-step verification method was removed from the account "
+            "<strong>{identifier}</strong> (at {at}): {method}.",
+            "If it was the last one, your account is now protected by your password alone and "
+            "your recovery codes no longer work.",
+            "If you did not make this change, someone may have access to your account: change "
+            'your password now from <a href="{url}">the customer portal</a>, set up two-step '
+            "verification again and tell our support team.",
+        ],
+    ),
+    "recovery_code_used": _mail(
+        "en",
+        "A recovery code was used",
+        [
+            "A recovery code of the account {identifier} was just used (at {at}). Each code "
+            "works only once.",
+            "Recovery codes left: {left}. If you have few left, make new ones from the customer "
+            "portal ({url}); the old ones will then stop working.",
+            "If you did not use it, someone knows your password and one of your codes: change "
+            "your password now, make new codes and tell our support team.",
+        ],
+        [
+            "A recovery code of the account <strong>{identifier}</strong> was just used "
+            "(at {at}). Each code works only once.",
+            "Recovery codes left: <strong>{left}</strong>. If you have few left, make new ones "
+            'from <a href="{url}">the customer portal</a>; the old ones will then stop working.',
+            "If you did not use it, someone knows your password and one of your codes: change "
+            "your password now, make new codes and tell our support team.",
+        ],
+    ),
+    "recovery_codes_regenerated": _mail(
+        "en",
+        "Your recovery codes were replaced",
+        [
+            "New recovery codes were made for the account {identifier} (at {at}). The old "
+            "codes no longer work.",
+            "The new codes are shown only once, on screen; they are never sent by email.",
+            "If you did not make this change, someone may have access to your account: change "
+            "your password now from the customer portal ({url}) and tell our support team.",
+        ],
+        [
+            "New recovery codes were made for the account <strong>{identifier}</strong> "
+            "(at {at}). The old codes no longer work.",
+            "The new codes are shown only once, on screen; they are never sent by email.",
+            "If you did not make this change, someone may have access to your account: change "
+            'your password now from <a href="{url}">the customer portal</a> and tell our '
+            "support team.",
+        ],
     ),
 }
 

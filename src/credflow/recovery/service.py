@@ -327,7 +327,7 @@ class RecoveryService:
                 with self._storage.transaction():
                     if self._mfa.consume(account, check):
                         self._advance(record, target, {"mfa_passed": True, "sms": ""})
-                        self._mfa.passed(account, check, during="recovery")
+                        self._mfa.passed(account, check, during="recovery", locale=lang)
                         return self._result(
                             RecoveryStatus.NEXT,
                             "recovery.new_password",

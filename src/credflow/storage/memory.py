@@ -391,6 +391,14 @@ class MemoryStorage:
                 raise ValueError("recovery codes must be distinct")
             self._put(self._recovery_codes, account_id, tuple(codes))
 
+    def recovery_codes(self, account_id: str, selector: str) -> list[RecoveryCode]:
+        with self._lock:
+            return [
+                code
+                for code in self._recovery_codes.get(account_id, ())
+                if code.selector == selector and code.used_at is None
+            ]
+
     def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
         with self._lock:
             codes = self._recovery_codes.get(account_id, ())

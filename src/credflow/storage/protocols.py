@@ -213,12 +213,19 @@ class Storage(Protocol):
         ...
 
     def replace_recovery_codes(self, account_id: str, codes: list[RecoveryCode]) -> None:
-        """Delete the account's recovery codes and store ``codes`` instead."""
+        """Delete the account's recovery codes and store ``codes`` instead. Raise ValueError,
+        changing nothing, when a code belongs to another account or a hash is repeated."""
+        ...
+
+    def recovery_codes(self, account_id: str, selector: str) -> list[RecoveryCode]:
+        """The account's UNUSED recovery codes whose selector is exactly ``selector``, in no
+        particular order: the candidates whose argon2id hash the service verifies."""
         ...
 
     def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
-        """Mark that unused code as used, atomically; True for exactly one of many concurrent
-        callers, False when the code is unknown or already used."""
+        """Mark the account's unused code whose stored hash is exactly ``code_hash`` as used at
+        ``now``, atomically; True for exactly one of many concurrent callers, False when no such
+        unused code exists."""
         ...
 
     def recovery_codes_left(self, account_id: str) -> int:

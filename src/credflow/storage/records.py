@@ -269,8 +269,10 @@ class MfaKind(StrEnum):
 class MfaFactor(_Record):
     """An account's second factor, one per kind.
 
-    For TOTP, ``secret`` is the base32 shared secret (a secret: never in reprs or events) and
-    ``last_step`` the newest 30-second step accepted, so a code is never accepted twice. For SMS,
+    For TOTP, ``secret`` holds a sealed seed, ``v1:<key id>:<seed>``, from which the shared
+    secret is derived with the secret key (OT-08: storage alone cannot give it; never in reprs
+    or events either), and ``last_step`` the newest 30-second step accepted, so a code is never
+    accepted twice. For SMS,
     ``phone`` is the number codes go to. A factor counts only once ``confirmed``.
     """
 
@@ -283,10 +285,21 @@ class MfaFactor(_Record):
     created_at: Instant
 
 
+_ARGON2ID_PHC = r"^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$"
+
+
 class RecoveryCode(_Record):
-    """One MFA recovery code, kept as its SHA-256 (the codes carry ≥ 80 random bits)."""
+    """One MFA recovery code: a lookup ``selector`` and the argon2id hash of the whole code.
+
+    The codes carry 80 random bits, under the 112 bits below which a code must be salted and
+    hashed with argon2id (RC-02), so checking one costs a slow verify. ``selector`` (the service
+    stores the first 4 characters of the normalised code) finds the one or two candidates to
+    verify, instead of all ten. It is not a secret on its own, but it is part of a code: like
+    ``code_hash`` (an argon2id PHC string) it is kept out of ``repr``.
+    """
 
     account_id: str
-    code_hash: str = Field(min_length=64, max_length=64, repr=False)
+    selector: str = Field(min_length=1, max_length=16, repr=False)
+    code_hash: str = Field(max_length=255, pattern=_ARGON2ID_PHC, repr=False)
     created_at: Instant
     used_at: Instant | None = None

@@ -12,16 +12,23 @@ UPDATE … RETURNING``; account, flow and membership updates are compare-and-set
 column. On SQLite every transaction starts with ``BEGIN IMMEDIATE`` so concurrent writers queue
 instead of failing on lock upgrades; on PostgreSQL ``lock_email`` takes a transaction-scoped
 advisory lock.
+
+Speed: every statement is built once, here at import (or once per storage when it depends on the
+dialect), with named ``bindparam``\\ s, and executed with a dict of values. Building a construct
+per call costs SQLAlchemy about three times the statement itself (coercion, cache key, result
+re-keying); a prebuilt one goes straight to its cached compiled form. Rows are unpacked by
+position, in the table's column order.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from types import TracebackType
+from typing import Any
 
 from credflow.errors import (
     ConcurrentUpdate,
@@ -36,19 +43,16 @@ from credflow.errors import (
 from credflow.storage.protocols import check_pagination
 from credflow.storage.records import (
     Account,
-    AccountStatus,
     AuditEvent,
     ConsumeOutcome,
     FlowRecord,
     Membership,
-    MembershipStatus,
     MfaFactor,
     MfaKind,
     Organisation,
     PasswordCredential,
     PasswordHistoryEntry,
     RecoveryCode,
-    RequiredAction,
     SecurityQuestion,
     TokenRecord,
 )
@@ -56,15 +60,13 @@ from credflow.storage.records import (
 try:
     import sqlalchemy as sa
     from sqlalchemy import event
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.engine import Connection, Engine, RootTransaction
     from sqlalchemy.pool import StaticPool
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise MissingDependency("credflow.storage.sql", "sql") from None
 
 __all__ = ["SQLStorage", "email_lock_key", "metadata"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -212,9 +214,11 @@ recovery_codes = sa.Table(
     "credflow_recovery_codes",
     metadata,
     sa.Column("account_id", sa.String(64), primary_key=True),
-    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("code_hash", sa.String(255), primary_key=True),  # an argon2id PHC string (RC-02)
+    sa.Column("selector", sa.String(16), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("used_at", sa.BigInteger),
+    sa.Index("credflow_recovery_codes_selector", "account_id", "selector"),
 )
 
 _DEPENDENTS = (
@@ -252,21 +256,359 @@ def email_lock_key(email_key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _translating(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn driver errors into credflow's storage errors, keeping the cause."""
+# -- statements, built once ------------------------------------------------------------------
+# A parameter in the WHERE clause of an UPDATE must not bear a column's name (SQLAlchemy keeps
+# those for the SET clause), hence the ``b_`` prefixes. And an UPDATE sets every column whose name
+# is a key of the parameters, so update parameters never carry another column's name.
 
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+_bp = sa.bindparam
+_a, _ph, _q, _t, _f = accounts.c, password_history.c, questions.c, tokens.c, flows.c
+_o, _m, _mf, _rc, _c, _e = (
+    organisations.c,
+    memberships.c,
+    mfa_factors.c,
+    recovery_codes.c,
+    counters.c,
+    events.c,
+)
+
+_ACCOUNT_INSERT = accounts.insert()
+_ACCOUNT_BY_ID = accounts.select().where(_a.id == _bp("id"))
+_ACCOUNT_BY_KEY = accounts.select().where(_a.identifier_key == _bp("key"))
+_ACCOUNTS_BY_EMAIL = accounts.select().where(_a.email_key == _bp("key")).order_by(_a.id)
+_ACCOUNTS_PAGE = accounts.select().order_by(_a.id).limit(_bp("limit"))
+_ACCOUNTS_PAGE_AFTER = _ACCOUNTS_PAGE.where(_a.id > _bp("after"))
+_ACCOUNT_UPDATE = (
+    accounts.update()
+    .where(_a.id == _bp("b_id"), _a.version == _bp("b_version"))
+    .values({c.name: _bp(c.name) for c in accounts.columns if c.name != "id"})
+)
+_ACCOUNT_DELETE = accounts.delete().where(_a.id == _bp("account_id"))
+_DEPENDENTS_DELETE = tuple(
+    t.delete().where(t.c.account_id == _bp("account_id")) for t in _DEPENDENTS
+)
+_EMAIL_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_bp("key", type_=sa.BigInteger)))
+
+_PASSWORD = passwords.select().where(passwords.c.account_id == _bp("account_id"))
+_PASSWORD_OLD = sa.select(passwords.c.hash, passwords.c.set_at).where(
+    passwords.c.account_id == _bp("account_id")
+)
+_PASSWORD_INSERT = passwords.insert()
+_PASSWORD_UPDATE = (
+    passwords.update()
+    .where(passwords.c.account_id == _bp("b_account_id"))
+    .values({name: _bp(name) for name in ("hash", "temporary", "set_at", "expires_at")})
+)
+_HISTORY_INSERT = password_history.insert()
+_HISTORY = (
+    password_history.select()
+    .where(_ph.account_id == _bp("account_id"))
+    .order_by(_ph.set_at.desc(), _ph.id.desc())
+    .limit(_bp("limit"))
+)
+_HISTORY_KEPT = (
+    sa.select(_ph.id)
+    .where(_ph.account_id == _bp("account_id"))
+    .order_by(_ph.set_at.desc(), _ph.id.desc())
+    .limit(_bp("keep"))
+)
+_HISTORY_TRIM = password_history.delete().where(
+    _ph.account_id == _bp("account_id"), _ph.id.not_in(_HISTORY_KEPT.scalar_subquery())
+)
+
+_QUESTION = questions.select().where(_q.account_id == _bp("account_id"))
+_QUESTION_INSERT = questions.insert()
+_QUESTION_UPDATE = (
+    questions.update()
+    .where(_q.account_id == _bp("b_account_id"))
+    .values({name: _bp(name) for name in ("question", "answer_hash", "set_at")})
+)
+
+_TOKEN_INSERT = tokens.insert()
+_TOKEN = tokens.select().where(_t.nonce_hash == _bp("nonce_hash"))
+_TOKEN_CLAIM = (
+    tokens.update()
+    .where(
+        _t.nonce_hash == _bp("b_nonce_hash"),
+        _t.purpose == _bp("b_purpose"),
+        _t.used_at.is_(None),
+        _t.expires_at >= _bp("at"),
+    )
+    .values(used_at=_bp("at"))
+)
+_TOKENS_VOID = (
+    tokens.update()
+    .where(_t.account_id == _bp("b_account_id"), _t.used_at.is_(None))
+    .values(used_at=_bp("at"))
+)
+_TOKENS_VOID_PURPOSE = _TOKENS_VOID.where(_t.purpose == _bp("b_purpose"))
+_TOKENS_PURGE = tokens.delete().where(_t.expires_at < _bp("before"))
+
+_FLOW_INSERT = flows.insert()
+_FLOW = flows.select().where(_f.handle_hash == _bp("handle_hash"))
+_FLOW_ADVANCE = (
+    flows.update()
+    .where(
+        _f.handle_hash == _bp("b_handle_hash"),
+        _f.state == _bp("b_state"),
+        _f.version == _bp("b_version"),
+    )
+    .values({c.name: _bp(c.name) for c in flows.columns if c.name != "handle_hash"})
+)
+_FLOW_DELETE = flows.delete().where(_f.handle_hash == _bp("handle_hash"))
+_FLOWS_PURGE = flows.delete().where(_f.expires_at < _bp("before"))
+
+_ORGANISATION_INSERT = organisations.insert()
+_ORGANISATION = organisations.select().where(_o.id == _bp("id"))
+_ORGANISATION_BY_NUMBER = organisations.select().where(_o.registration_number == _bp("number"))
+
+_MEMBERSHIP_INSERT = memberships.insert()
+_MEMBERSHIP = memberships.select().where(
+    _m.account_id == _bp("account_id"), _m.organisation_id == _bp("organisation_id")
+)
+_MEMBERSHIP_UPDATE = (
+    memberships.update()
+    .where(
+        _m.account_id == _bp("b_account_id"),
+        _m.organisation_id == _bp("b_organisation_id"),
+        _m.version == _bp("b_version"),
+    )
+    .values(
+        {
+            c.name: _bp(c.name)
+            for c in memberships.columns
+            if c.name not in ("account_id", "organisation_id")
+        }
+    )
+)
+_MEMBERSHIPS_OF = (
+    memberships.select().where(_m.account_id == _bp("account_id")).order_by(_m.organisation_id)
+)
+_MEMBERS = (
+    memberships.select()
+    .where(_m.organisation_id == _bp("organisation_id"))
+    .order_by(_m.account_id)
+    .limit(_bp("limit"))
+)
+_MEMBERS_AFTER = _MEMBERS.where(_m.account_id > _bp("after"))
+
+_FACTORS = mfa_factors.select().where(_mf.account_id == _bp("account_id")).order_by(_mf.kind)
+_FACTOR_DELETE = mfa_factors.delete().where(
+    _mf.account_id == _bp("account_id"), _mf.kind == _bp("kind")
+)
+# One conditional UPDATE (OT-04): a racer that waited on the row lock re-checks
+# ``last_step < :step`` against the committed row, so only one caller gets a row.
+_TOTP_STEP = (
+    mfa_factors.update()
+    .where(
+        _mf.account_id == _bp("b_account_id"),
+        _mf.kind == MfaKind.TOTP.value,
+        _mf.last_step < _bp("step"),
+    )
+    .values(last_step=_bp("step"))
+)
+
+_CODES_DELETE = recovery_codes.delete().where(_rc.account_id == _bp("account_id"))
+_CODE_INSERT = recovery_codes.insert()
+_CODES_BY_SELECTOR = recovery_codes.select().where(
+    _rc.account_id == _bp("account_id"), _rc.selector == _bp("selector"), _rc.used_at.is_(None)
+)
+# One conditional UPDATE (RC-03), like a token consume.
+_CODE_USE = (
+    recovery_codes.update()
+    .where(
+        _rc.account_id == _bp("b_account_id"),
+        _rc.code_hash == _bp("b_code_hash"),
+        _rc.used_at.is_(None),
+    )
+    .values(used_at=_bp("used_at"))
+)
+_CODES_LEFT = (
+    sa.select(sa.func.count())
+    .select_from(recovery_codes)
+    .where(_rc.account_id == _bp("account_id"), _rc.used_at.is_(None))
+)
+
+_COUNTER = sa.select(_c.value).where(_c.key == _bp("key"))
+_COUNTER_DELETE = counters.delete().where(_c.key == _bp("key"))
+_COUNTERS_PURGE = counters.delete().where(_c.updated_at < _bp("before"))
+_COUNTERS_PURGE_PREFIX = _COUNTERS_PURGE.where(_c.key.like(_bp("pattern"), escape="/"))
+
+_EVENT_INSERT = events.insert()
+_EVENTS = events.select().order_by(_e.id).limit(_bp("limit"))
+_EVENTS_QUERIES = {  # by (account_id given, since given)
+    (False, False): _EVENTS,
+    (True, False): _EVENTS.where(_e.account_id == _bp("account_id")),
+    (False, True): _EVENTS.where(_e.at >= _bp("since")),
+    (True, True): _EVENTS.where(_e.account_id == _bp("account_id"), _e.at >= _bp("since")),
+}
+_EVENTS_PSEUDONYMISE = (
+    events.update().where(_e.account_id == _bp("b_account_id")).values(account_id=_bp("pseudonym"))
+)
+
+
+def _upserts(insert: Any) -> tuple[Any, Any]:
+    """The two upserts of a dialect (its own ``insert``): the counter increment, which returns
+    the new value, and the second factor's insert-or-replace."""
+    count = insert(counters)
+    increment = count.on_conflict_do_update(
+        index_elements=[_c.key],
+        set_={"value": _c.value + 1, "updated_at": count.excluded.updated_at},
+    ).returning(_c.value)
+    factor = insert(mfa_factors)
+    replaced = ("secret", "phone", "confirmed", "last_step", "created_at")
+    save_factor = factor.on_conflict_do_update(
+        index_elements=[_mf.account_id, _mf.kind],
+        set_={name: factor.excluded[name] for name in replaced},
+    )
+    return increment, save_factor
+
+
+_UPSERTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgresql.insert)}
+
+_DUPLICATE_IDENTIFIER = (DuplicateIdentifier, "identifier already taken")
+_DUPLICATE_ORGANISATION = (DuplicateOrganisation, "organisation already registered")
+_DUPLICATE_MEMBERSHIP = (DuplicateMembership, "already a member of this organisation")
+_DUPLICATE_TOKEN = (ValueError, "token already stored")
+_DUPLICATE_FLOW = (ValueError, "flow already stored")
+
+_Duplicate = tuple[type[Exception], str]
+_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+# -- transactions and error translation ------------------------------------------------------
+
+
+def _translated(exc: sa.exc.DBAPIError, duplicate: _Duplicate | None = None) -> Exception:
+    """credflow's error for a driver error: the call's own duplicate error for an integrity
+    error, StorageUnavailable when the database cannot be reached or used, else StorageError.
+    The message names the driver's error class, never a value."""
+    if duplicate is not None and isinstance(exc, sa.exc.IntegrityError):
+        return duplicate[0](duplicate[1])
+    if isinstance(exc, _UNAVAILABLE):
+        return StorageUnavailable(f"database unavailable: {type(exc.orig).__name__}")
+    return StorageError(f"database error: {type(exc.orig).__name__}")
+
+
+class _Local(threading.local):
+    """Each thread's open transaction: its connection, or None."""
+
+    conn: Connection | None = None
+
+
+class _Transaction:
+    """A ``storage.transaction()`` block. The outermost block of a thread opens a connection and
+    a transaction (``BEGIN IMMEDIATE`` on SQLite) and commits, or rolls back after an error, when
+    it ends; nested blocks join it. A class, not a generator: every call made outside a
+    transaction runs one, so its cost counts."""
+
+    __slots__ = ("_conn", "_storage", "_trans")
+
+    def __init__(self, storage: SQLStorage) -> None:
+        self._storage = storage
+        self._conn: Connection | None = None
+        self._trans: RootTransaction | None = None
+
+    def __enter__(self) -> None:
+        if self._storage._local.conn is None:
+            self.open()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._conn is None:
+            return  # a nested block: the outermost one ends the transaction
+        self.close(kind, exc, traceback)
+        if isinstance(exc, _UNAVAILABLE):
+            raise _translated(exc) from exc
+
+    def open(self) -> Connection:
+        """Begin this thread's transaction and return its connection."""
+        storage = self._storage
+        serial = storage._serial
+        if serial is not None:
+            serial.acquire()
         try:
-            return method(*args, **kwargs)
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise StorageUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
-        except sa.exc.DBAPIError as exc:
-            raise StorageError(f"database error: {type(exc.orig).__name__}") from exc
+            conn = storage._engine.connect()
+            try:
+                trans = conn.begin()
+                trans.__enter__()  # as ``with conn.begin():`` does, so __exit__ mirrors it
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException as exc:
+            if serial is not None:
+                serial.release()
+            if isinstance(exc, _UNAVAILABLE):
+                raise _translated(exc) from exc
+            raise
+        storage._local.conn = self._conn = conn
+        self._trans = trans
+        return conn
 
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    wrapper.__qualname__ = method.__qualname__
-    return wrapper
+    def close(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Commit, or roll back when ``exc`` ended the block; release the connection."""
+        storage = self._storage
+        conn, trans = self._conn, self._trans
+        assert conn is not None
+        assert trans is not None
+        storage._local.conn = self._conn = self._trans = None
+        try:
+            try:
+                trans.__exit__(kind, exc, traceback)
+            finally:
+                conn.close()
+        except _UNAVAILABLE as late:
+            raise _translated(late) from late
+        finally:
+            if storage._serial is not None:
+                storage._serial.release()
+
+
+class _Use:
+    """``with _Use(storage) as conn:`` around the statements of one storage call: the thread's
+    transaction connection, or a transaction of the call's own. Driver errors leave as credflow's
+    (``duplicate`` names the call's error for an integrity error), with the driver's as cause."""
+
+    __slots__ = ("_duplicate", "_own", "_storage")
+
+    def __init__(self, storage: SQLStorage, duplicate: _Duplicate | None = None) -> None:
+        self._storage = storage
+        self._duplicate = duplicate
+        self._own: _Transaction | None = None
+
+    def __enter__(self) -> Connection:
+        conn = self._storage._local.conn
+        if conn is not None:
+            return conn
+        own = self._own = _Transaction(self._storage)
+        try:
+            return own.open()
+        except sa.exc.DBAPIError as exc:
+            raise _translated(exc, self._duplicate) from exc
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        own = self._own
+        if own is not None:
+            try:
+                own.close(kind, exc, traceback)
+            except sa.exc.DBAPIError as late:
+                raise _translated(late, self._duplicate) from late
+        if isinstance(exc, sa.exc.DBAPIError):
+            raise _translated(exc, self._duplicate) from exc
 
 
 class SQLStorage:
@@ -290,9 +632,11 @@ class SQLStorage:
         if dialect not in ("sqlite", "postgresql"):
             raise ConfigurationError(f"unsupported database {dialect!r} (sqlite, postgresql)")
         self._dialect = dialect
-        self._local = threading.local()
+        self._increment, self._save_factor = _UPSERTS[dialect]
+        self._local = _Local()
         memory = dialect == "sqlite" and self._engine.url.database in (None, "", ":memory:")
-        self._serial: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
+        # One shared connection (StaticPool): a lock makes its transactions take turns.
+        self._serial = threading.RLock() if memory else None
         if create:
             self.create_schema()
 
@@ -304,11 +648,17 @@ class SQLStorage:
         """The SQLAlchemy engine."""
         return self._engine
 
-    @_translating
     def create_schema(self) -> None:
         """Create credflow's tables and indexes if they do not exist."""
-        with self._serial:
+        if self._serial is not None:
+            self._serial.acquire()
+        try:
             metadata.create_all(self._engine)
+        except sa.exc.DBAPIError as exc:
+            raise _translated(exc) from exc
+        finally:
+            if self._serial is not None:
+                self._serial.release()
 
     def dispose(self) -> None:
         """Close pooled connections."""
@@ -316,486 +666,325 @@ class SQLStorage:
 
     # -- transactions ------------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if getattr(self._local, "conn", None) is not None:
-            yield
-            return
-        try:
-            with self._serial, self._engine.begin() as conn:
-                self._local.conn = conn
-                try:
-                    yield
-                finally:
-                    self._local.conn = None
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            raise StorageUnavailable(f"database unavailable: {type(exc.orig).__name__}") from exc
-
-    @contextmanager
-    def _conn(self) -> Iterator[Connection]:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            yield conn
-            return
-        with self.transaction():
-            yield self._local.conn
+    def transaction(self) -> AbstractContextManager[None]:
+        return _Transaction(self)
 
     # -- accounts ----------------------------------------------------------------------------
 
-    @_translating
     def create_account(self, account: Account) -> None:
-        try:
-            with self._conn() as conn:
-                conn.execute(accounts.insert().values(**_account_row(account)))
-        except sa.exc.IntegrityError as exc:
-            raise DuplicateIdentifier("identifier already taken") from exc
+        with _Use(self, _DUPLICATE_IDENTIFIER) as conn:
+            conn.execute(_ACCOUNT_INSERT, _account_row(account))
 
-    @_translating
     def get_account(self, account_id: str) -> Account | None:
-        with self._conn() as conn:
-            row = conn.execute(accounts.select().where(accounts.c.id == account_id)).first()
+        with _Use(self) as conn:
+            row = conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).first()
         return None if row is None else _account(row)
 
-    @_translating
     def find_account(self, identifier_key: str) -> Account | None:
-        with self._conn() as conn:
-            query = accounts.select().where(accounts.c.identifier_key == identifier_key)
-            row = conn.execute(query).first()
+        with _Use(self) as conn:
+            row = conn.execute(_ACCOUNT_BY_KEY, {"key": identifier_key}).first()
         return None if row is None else _account(row)
 
-    @_translating
     def find_accounts_by_email(self, email_key: str) -> list[Account]:
-        with self._conn() as conn:
-            query = (
-                accounts.select().where(accounts.c.email_key == email_key).order_by(accounts.c.id)
-            )
-            return [_account(row) for row in conn.execute(query)]
+        with _Use(self) as conn:
+            return [_account(row) for row in conn.execute(_ACCOUNTS_BY_EMAIL, {"key": email_key})]
 
-    @_translating
     def list_accounts(self, *, after: str | None = None, limit: int = 100) -> list[Account]:
         check_pagination(limit)
-        query = accounts.select().order_by(accounts.c.id).limit(limit)
-        if after is not None:
-            query = query.where(accounts.c.id > after)
-        with self._conn() as conn:
-            return [_account(row) for row in conn.execute(query)]
+        with _Use(self) as conn:
+            if after is None:
+                rows = conn.execute(_ACCOUNTS_PAGE, {"limit": limit})
+            else:
+                rows = conn.execute(_ACCOUNTS_PAGE_AFTER, {"limit": limit, "after": after})
+            return [_account(row) for row in rows]
 
-    @_translating
     def update_account(self, account: Account) -> Account:
         stored = account.model_copy(update={"version": account.version + 1})
-        values = _account_row(stored)
-        del values["id"]  # every other field is replaced, so the return value is what is stored
-        query = (
-            accounts.update()
-            .where(accounts.c.id == account.id, accounts.c.version == account.version)
-            .values(**values)
-        )
-        try:
-            with self._conn() as conn:
-                if conn.execute(query).rowcount != 1:
-                    raise ConcurrentUpdate("account changed since it was read")
-        except sa.exc.IntegrityError as exc:
-            raise DuplicateIdentifier("identifier already taken") from exc
+        values = _account_row(stored)  # every field is replaced: what returns is what is stored
+        del values["id"]
+        values["b_id"] = account.id
+        values["b_version"] = account.version
+        with _Use(self, _DUPLICATE_IDENTIFIER) as conn:
+            if conn.execute(_ACCOUNT_UPDATE, values).rowcount != 1:
+                raise ConcurrentUpdate("account changed since it was read")
         return stored
 
-    @_translating
     def delete_account(self, account_id: str) -> bool:
-        with self._conn() as conn:
-            for table in _DEPENDENTS:
-                conn.execute(table.delete().where(table.c.account_id == account_id))
-            return bool(conn.execute(accounts.delete().where(accounts.c.id == account_id)).rowcount)
+        key = {"account_id": account_id}
+        with _Use(self) as conn:
+            for statement in _DEPENDENTS_DELETE:
+                conn.execute(statement, key)
+            return bool(conn.execute(_ACCOUNT_DELETE, key).rowcount)
 
-    @_translating
     def lock_email(self, email_key: str) -> None:
         """On PostgreSQL, take a transaction-scoped advisory lock on the email key: another
         transaction locking the same key waits until this one commits or rolls back. Nothing on
         SQLite, whose transactions are already serial (``BEGIN IMMEDIATE``)."""
         if self._dialect != "postgresql":
             return
-        query = sa.select(sa.func.pg_advisory_xact_lock(email_lock_key(email_key)))
-        with self._conn() as conn:
-            conn.execute(query)
+        with _Use(self) as conn:
+            conn.execute(_EMAIL_LOCK, {"key": email_lock_key(email_key)})
 
     # -- credentials -------------------------------------------------------------------------
 
-    @_translating
     def get_password(self, account_id: str) -> PasswordCredential | None:
-        with self._conn() as conn:
-            row = conn.execute(
-                passwords.select().where(passwords.c.account_id == account_id)
-            ).first()
+        with _Use(self) as conn:
+            row = conn.execute(_PASSWORD, {"account_id": account_id}).first()
         if row is None:
             return None
+        account_id, hash_, temporary, set_at, expires_at = row
         return PasswordCredential(
-            account_id=row.account_id,
-            hash=row.hash,
-            temporary=row.temporary,
-            set_at=_dt(row.set_at),
-            expires_at=_dt_or_none(row.expires_at),
+            account_id=account_id,
+            hash=hash_,
+            temporary=temporary,
+            set_at=_dt(set_at),
+            expires_at=None if expires_at is None else _dt(expires_at),
         )
 
-    @_translating
     def set_password(self, credential: PasswordCredential, *, keep_history: int = 0) -> None:
-        values = {
+        account_id = credential.account_id
+        values: dict[str, Any] = {
             "hash": credential.hash,
             "temporary": credential.temporary,
             "set_at": _us(credential.set_at),
             "expires_at": _us_or_none(credential.expires_at),
         }
-        where = passwords.c.account_id == credential.account_id
-        with self._conn() as conn:
-            old = conn.execute(sa.select(passwords.c.hash, passwords.c.set_at).where(where)).first()
+        with _Use(self) as conn:
+            old = conn.execute(_PASSWORD_OLD, {"account_id": account_id}).first()
             if old is None:
-                conn.execute(passwords.insert().values(account_id=credential.account_id, **values))
+                values["account_id"] = account_id
+                conn.execute(_PASSWORD_INSERT, values)
                 return
-            conn.execute(passwords.update().where(where).values(**values))
+            values["b_account_id"] = account_id
+            conn.execute(_PASSWORD_UPDATE, values)
             if keep_history > 0:
+                old_hash, old_set_at = old
                 conn.execute(
-                    password_history.insert().values(
-                        account_id=credential.account_id, hash=old.hash, set_at=old.set_at
-                    )
+                    _HISTORY_INSERT,
+                    {"account_id": account_id, "hash": old_hash, "set_at": old_set_at},
                 )
-                keep = (
-                    sa.select(password_history.c.id)
-                    .where(password_history.c.account_id == credential.account_id)
-                    .order_by(password_history.c.set_at.desc(), password_history.c.id.desc())
-                    .limit(keep_history)
-                )
-                conn.execute(
-                    password_history.delete().where(
-                        password_history.c.account_id == credential.account_id,
-                        password_history.c.id.not_in(keep.scalar_subquery()),
-                    )
-                    if self._dialect == "postgresql"
-                    else password_history.delete().where(
-                        password_history.c.account_id == credential.account_id,
-                        password_history.c.id.not_in(keep),
-                    )
-                )
+                conn.execute(_HISTORY_TRIM, {"account_id": account_id, "keep": keep_history})
 
-    @_translating
     def password_history(self, account_id: str, limit: int) -> list[PasswordHistoryEntry]:
-        query = (
-            password_history.select()
-            .where(password_history.c.account_id == account_id)
-            .order_by(password_history.c.set_at.desc(), password_history.c.id.desc())
-            .limit(limit)
-        )
-        with self._conn() as conn:
+        with _Use(self) as conn:
+            rows = conn.execute(_HISTORY, {"account_id": account_id, "limit": limit})
             return [
-                PasswordHistoryEntry(account_id=r.account_id, hash=r.hash, set_at=_dt(r.set_at))
-                for r in conn.execute(query)
+                PasswordHistoryEntry(account_id=account, hash=hash_, set_at=_dt(set_at))
+                for _, account, hash_, set_at in rows
             ]
 
-    @_translating
     def get_question(self, account_id: str) -> SecurityQuestion | None:
-        with self._conn() as conn:
-            row = conn.execute(
-                questions.select().where(questions.c.account_id == account_id)
-            ).first()
+        with _Use(self) as conn:
+            row = conn.execute(_QUESTION, {"account_id": account_id}).first()
         if row is None:
             return None
+        account_id, question, answer_hash, set_at = row
         return SecurityQuestion(
-            account_id=row.account_id,
-            question=row.question,
-            answer_hash=row.answer_hash,
-            set_at=_dt(row.set_at),
+            account_id=account_id, question=question, answer_hash=answer_hash, set_at=_dt(set_at)
         )
 
-    @_translating
     def set_question(self, question: SecurityQuestion) -> None:
-        values = {
+        values: dict[str, Any] = {
             "question": question.question,
             "answer_hash": question.answer_hash,
             "set_at": _us(question.set_at),
+            "b_account_id": question.account_id,
         }
-        where = questions.c.account_id == question.account_id
-        with self._conn() as conn:
-            if conn.execute(questions.update().where(where).values(**values)).rowcount == 0:
-                conn.execute(questions.insert().values(account_id=question.account_id, **values))
+        with _Use(self) as conn:
+            if conn.execute(_QUESTION_UPDATE, values).rowcount == 0:
+                values["account_id"] = values.pop("b_account_id")
+                conn.execute(_QUESTION_INSERT, values)
 
     # -- tokens ------------------------------------------------------------------------------
 
-    @_translating
     def save_token(self, token: TokenRecord) -> None:
-        try:
-            with self._conn() as conn:
-                conn.execute(tokens.insert().values(**_token_row(token)))
-        except sa.exc.IntegrityError as exc:
-            raise ValueError("token already stored") from exc
+        with _Use(self, _DUPLICATE_TOKEN) as conn:
+            conn.execute(_TOKEN_INSERT, _token_row(token))
 
-    @_translating
     def get_token(self, nonce_hash: str) -> TokenRecord | None:
-        with self._conn() as conn:
-            row = conn.execute(tokens.select().where(tokens.c.nonce_hash == nonce_hash)).first()
+        with _Use(self) as conn:
+            row = conn.execute(_TOKEN, {"nonce_hash": nonce_hash}).first()
         return None if row is None else _token(row)
 
-    @_translating
     def consume_token(
         self, nonce_hash: str, purpose: str, now: datetime
     ) -> tuple[ConsumeOutcome, TokenRecord | None]:
-        at = _us(now)
-        claim = (
-            tokens.update()
-            .where(
-                tokens.c.nonce_hash == nonce_hash,
-                tokens.c.purpose == purpose,
-                tokens.c.used_at.is_(None),
-                tokens.c.expires_at >= at,
-            )
-            .values(used_at=at)
-        )
-        with self._conn() as conn:
-            won = conn.execute(claim).rowcount == 1
-            row = conn.execute(tokens.select().where(tokens.c.nonce_hash == nonce_hash)).first()
-        if row is None or row.purpose != purpose:
+        claim = {"b_nonce_hash": nonce_hash, "b_purpose": purpose, "at": _us(now)}
+        with _Use(self) as conn:
+            won = conn.execute(_TOKEN_CLAIM, claim).rowcount == 1
+            row = conn.execute(_TOKEN, {"nonce_hash": nonce_hash}).first()
+        if row is None:
             return ConsumeOutcome.UNKNOWN, None
         record = _token(row)
+        if record.purpose != purpose:
+            return ConsumeOutcome.UNKNOWN, None
         if won:
             return ConsumeOutcome.CONSUMED, record
         if record.used_at is not None:
             return ConsumeOutcome.USED, record
         return ConsumeOutcome.EXPIRED, record
 
-    @_translating
     def void_tokens(self, account_id: str, purpose: str | None, now: datetime) -> int:
-        query = tokens.update().where(tokens.c.account_id == account_id, tokens.c.used_at.is_(None))
+        values: dict[str, Any] = {"b_account_id": account_id, "at": _us(now)}
+        statement = _TOKENS_VOID
         if purpose is not None:
-            query = query.where(tokens.c.purpose == purpose)
-        with self._conn() as conn:
-            return int(conn.execute(query.values(used_at=_us(now))).rowcount)
+            statement = _TOKENS_VOID_PURPOSE
+            values["b_purpose"] = purpose
+        with _Use(self) as conn:
+            return int(conn.execute(statement, values).rowcount)
 
     # -- flows -------------------------------------------------------------------------------
 
-    @_translating
     def save_flow(self, flow: FlowRecord) -> None:
-        try:
-            with self._conn() as conn:
-                conn.execute(flows.insert().values(**_flow_row(flow)))
-        except sa.exc.IntegrityError as exc:
-            raise ValueError("flow already stored") from exc
+        with _Use(self, _DUPLICATE_FLOW) as conn:
+            conn.execute(_FLOW_INSERT, _flow_row(flow))
 
-    @_translating
     def get_flow(self, handle_hash: str) -> FlowRecord | None:
-        with self._conn() as conn:
-            row = conn.execute(flows.select().where(flows.c.handle_hash == handle_hash)).first()
+        with _Use(self) as conn:
+            row = conn.execute(_FLOW, {"handle_hash": handle_hash}).first()
         return None if row is None else _flow(row)
 
-    @_translating
     def advance_flow(self, flow: FlowRecord, *, expected_state: str) -> FlowRecord:
         stored = flow.model_copy(update={"version": flow.version + 1})
         values = _flow_row(stored)
         del values["handle_hash"]
-        query = (
-            flows.update()
-            .where(
-                flows.c.handle_hash == flow.handle_hash,
-                flows.c.state == expected_state,
-                flows.c.version == flow.version,
-            )
-            .values(**values)
-        )
-        with self._conn() as conn:
-            if conn.execute(query).rowcount != 1:
+        values["b_handle_hash"] = flow.handle_hash
+        values["b_state"] = expected_state
+        values["b_version"] = flow.version
+        with _Use(self) as conn:
+            if conn.execute(_FLOW_ADVANCE, values).rowcount != 1:
                 raise ConcurrentUpdate("flow changed since it was read")
         return stored
 
-    @_translating
     def delete_flow(self, handle_hash: str) -> bool:
-        with self._conn() as conn:
-            query = flows.delete().where(flows.c.handle_hash == handle_hash)
-            return bool(conn.execute(query).rowcount)
+        with _Use(self) as conn:
+            return bool(conn.execute(_FLOW_DELETE, {"handle_hash": handle_hash}).rowcount)
 
-    @_translating
     def purge_expired(self, before: datetime) -> int:
-        cutoff = _us(before)
-        with self._conn() as conn:
-            gone = conn.execute(flows.delete().where(flows.c.expires_at < cutoff)).rowcount
-            gone += conn.execute(tokens.delete().where(tokens.c.expires_at < cutoff)).rowcount
+        cutoff = {"before": _us(before)}
+        with _Use(self) as conn:
+            gone = conn.execute(_FLOWS_PURGE, cutoff).rowcount
+            gone += conn.execute(_TOKENS_PURGE, cutoff).rowcount
             return int(gone)
 
     # -- organisations and memberships -------------------------------------------------------
 
-    @_translating
     def create_organisation(self, organisation: Organisation) -> None:
-        try:
-            with self._conn() as conn:
-                conn.execute(
-                    organisations.insert().values(
-                        id=organisation.id,
-                        name=organisation.name,
-                        registration_number=organisation.registration_number,
-                        created_at=_us(organisation.created_at),
-                    )
-                )
-        except sa.exc.IntegrityError as exc:
-            raise DuplicateOrganisation("organisation already registered") from exc
+        row = {
+            "id": organisation.id,
+            "name": organisation.name,
+            "registration_number": organisation.registration_number,
+            "created_at": _us(organisation.created_at),
+        }
+        with _Use(self, _DUPLICATE_ORGANISATION) as conn:
+            conn.execute(_ORGANISATION_INSERT, row)
 
-    @_translating
     def get_organisation(self, organisation_id: str) -> Organisation | None:
-        query = organisations.select().where(organisations.c.id == organisation_id)
-        with self._conn() as conn:
-            row = conn.execute(query).first()
+        with _Use(self) as conn:
+            row = conn.execute(_ORGANISATION, {"id": organisation_id}).first()
         return None if row is None else _organisation(row)
 
-    @_translating
     def find_organisation(self, registration_number: str) -> Organisation | None:
-        query = organisations.select().where(
-            organisations.c.registration_number == registration_number
-        )
-        with self._conn() as conn:
-            row = conn.execute(query).first()
+        with _Use(self) as conn:
+            row = conn.execute(_ORGANISATION_BY_NUMBER, {"number": registration_number}).first()
         return None if row is None else _organisation(row)
 
-    @_translating
     def create_membership(self, membership: Membership) -> None:
-        try:
-            with self._conn() as conn:
-                conn.execute(memberships.insert().values(**_membership_row(membership)))
-        except sa.exc.IntegrityError as exc:
-            raise DuplicateMembership("already a member of this organisation") from exc
+        with _Use(self, _DUPLICATE_MEMBERSHIP) as conn:
+            conn.execute(_MEMBERSHIP_INSERT, _membership_row(membership))
 
-    @_translating
     def get_membership(self, account_id: str, organisation_id: str) -> Membership | None:
-        query = memberships.select().where(
-            memberships.c.account_id == account_id,
-            memberships.c.organisation_id == organisation_id,
-        )
-        with self._conn() as conn:
-            row = conn.execute(query).first()
+        key = {"account_id": account_id, "organisation_id": organisation_id}
+        with _Use(self) as conn:
+            row = conn.execute(_MEMBERSHIP, key).first()
         return None if row is None else _membership(row)
 
-    @_translating
     def update_membership(self, membership: Membership) -> Membership:
         stored = membership.model_copy(update={"version": membership.version + 1})
         values = _membership_row(stored)
-        del values["account_id"], values["organisation_id"]
-        query = (
-            memberships.update()
-            .where(
-                memberships.c.account_id == membership.account_id,
-                memberships.c.organisation_id == membership.organisation_id,
-                memberships.c.version == membership.version,
-            )
-            .values(**values)
-        )
-        with self._conn() as conn:
-            if conn.execute(query).rowcount != 1:
+        values["b_account_id"] = values.pop("account_id")
+        values["b_organisation_id"] = values.pop("organisation_id")
+        values["b_version"] = membership.version
+        with _Use(self) as conn:
+            if conn.execute(_MEMBERSHIP_UPDATE, values).rowcount != 1:
                 raise ConcurrentUpdate("membership changed since it was read")
         return stored
 
-    @_translating
     def memberships_of(self, account_id: str) -> list[Membership]:
-        query = (
-            memberships.select()
-            .where(memberships.c.account_id == account_id)
-            .order_by(memberships.c.organisation_id)
-        )
-        with self._conn() as conn:
-            return [_membership(row) for row in conn.execute(query)]
+        with _Use(self) as conn:
+            rows = conn.execute(_MEMBERSHIPS_OF, {"account_id": account_id})
+            return [_membership(row) for row in rows]
 
-    @_translating
     def members_of(
         self, organisation_id: str, *, after: str | None = None, limit: int = 100
     ) -> list[Membership]:
         check_pagination(limit)
-        query = (
-            memberships.select()
-            .where(memberships.c.organisation_id == organisation_id)
-            .order_by(memberships.c.account_id)
-            .limit(limit)
-        )
+        values: dict[str, Any] = {"organisation_id": organisation_id, "limit": limit}
+        statement = _MEMBERS
         if after is not None:
-            query = query.where(memberships.c.account_id > after)
-        with self._conn() as conn:
-            return [_membership(row) for row in conn.execute(query)]
+            statement = _MEMBERS_AFTER
+            values["after"] = after
+        with _Use(self) as conn:
+            return [_membership(row) for row in conn.execute(statement, values)]
 
     # -- second factors ----------------------------------------------------------------------
 
-    @_translating
     def save_mfa_factor(self, factor: MfaFactor) -> None:
-        insert: Any
-        if self._dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        values = {
+        row = {
+            "account_id": factor.account_id,
+            "kind": factor.kind.value,
             "secret": factor.secret,
             "phone": factor.phone,
             "confirmed": factor.confirmed,
             "last_step": factor.last_step,
             "created_at": _us(factor.created_at),
         }
-        query = (
-            insert(mfa_factors)
-            .values(account_id=factor.account_id, kind=factor.kind.value, **values)
-            .on_conflict_do_update(
-                index_elements=[mfa_factors.c.account_id, mfa_factors.c.kind], set_=values
-            )
-        )
-        with self._conn() as conn:
-            conn.execute(query)
+        with _Use(self) as conn:
+            conn.execute(self._save_factor, row)
 
-    @_translating
     def mfa_factors(self, account_id: str) -> list[MfaFactor]:
-        query = (
-            mfa_factors.select()
-            .where(mfa_factors.c.account_id == account_id)
-            .order_by(mfa_factors.c.kind)
-        )
-        with self._conn() as conn:
+        with _Use(self) as conn:
             return [
                 MfaFactor(
-                    account_id=r.account_id,
-                    kind=MfaKind(r.kind),
-                    secret=r.secret,
-                    phone=r.phone,
-                    confirmed=r.confirmed,
-                    last_step=r.last_step,
-                    created_at=_dt(r.created_at),
+                    account_id=account,
+                    kind=kind,
+                    secret=secret,
+                    phone=phone,
+                    confirmed=confirmed,
+                    last_step=last_step,
+                    created_at=_dt(created_at),
                 )
-                for r in conn.execute(query)
+                for account, kind, secret, phone, confirmed, last_step, created_at in conn.execute(
+                    _FACTORS, {"account_id": account_id}
+                )
             ]
 
-    @_translating
     def delete_mfa_factor(self, account_id: str, kind: MfaKind) -> bool:
-        query = mfa_factors.delete().where(
-            mfa_factors.c.account_id == account_id, mfa_factors.c.kind == MfaKind(kind).value
-        )
-        with self._conn() as conn:
-            return bool(conn.execute(query).rowcount)
+        key = {"account_id": account_id, "kind": MfaKind(kind).value}
+        with _Use(self) as conn:
+            return bool(conn.execute(_FACTOR_DELETE, key).rowcount)
 
-    @_translating
     def use_totp_step(self, account_id: str, step: int) -> bool:
-        # One conditional UPDATE (OT-04): a racer that waited on the row lock re-checks
-        # ``last_step < :step`` against the committed row, so only one caller gets a row.
-        query = (
-            mfa_factors.update()
-            .where(
-                mfa_factors.c.account_id == account_id,
-                mfa_factors.c.kind == MfaKind.TOTP.value,
-                mfa_factors.c.last_step < step,
+        with _Use(self) as conn:
+            return (
+                conn.execute(_TOTP_STEP, {"b_account_id": account_id, "step": step}).rowcount == 1
             )
-            .values(last_step=step)
-        )
-        with self._conn() as conn:
-            return bool(conn.execute(query).rowcount == 1)
 
-    @_translating
     def replace_recovery_codes(self, account_id: str, codes: list[RecoveryCode]) -> None:
         if any(code.account_id != account_id for code in codes):
             raise ValueError("every recovery code must belong to the account")
         if len({code.code_hash for code in codes}) != len(codes):
             raise ValueError("recovery codes must be distinct")
-        with self._conn() as conn:
-            conn.execute(recovery_codes.delete().where(recovery_codes.c.account_id == account_id))
+        with _Use(self) as conn:
+            conn.execute(_CODES_DELETE, {"account_id": account_id})
             if codes:
                 conn.execute(
-                    recovery_codes.insert(),
+                    _CODE_INSERT,
                     [
                         {
                             "account_id": code.account_id,
                             "code_hash": code.code_hash,
+                            "selector": code.selector,
                             "created_at": _us(code.created_at),
                             "used_at": _us_or_none(code.used_at),
                         }
@@ -803,109 +992,89 @@ class SQLStorage:
                     ],
                 )
 
-    @_translating
-    def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
-        # One conditional UPDATE (RC-03), like a token consume.
-        query = (
-            recovery_codes.update()
-            .where(
-                recovery_codes.c.account_id == account_id,
-                recovery_codes.c.code_hash == code_hash,
-                recovery_codes.c.used_at.is_(None),
-            )
-            .values(used_at=_us(now))
-        )
-        with self._conn() as conn:
-            return bool(conn.execute(query).rowcount == 1)
+    def recovery_codes(self, account_id: str, selector: str) -> list[RecoveryCode]:
+        key = {"account_id": account_id, "selector": selector}
+        with _Use(self) as conn:
+            return [
+                RecoveryCode(
+                    account_id=account,
+                    code_hash=code_hash,
+                    selector=selector_,
+                    created_at=_dt(created_at),
+                    used_at=None if used_at is None else _dt(used_at),
+                )
+                for account, code_hash, selector_, created_at, used_at in conn.execute(
+                    _CODES_BY_SELECTOR, key
+                )
+            ]
 
-    @_translating
+    def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
+        values = {"b_account_id": account_id, "b_code_hash": code_hash, "used_at": _us(now)}
+        with _Use(self) as conn:
+            return conn.execute(_CODE_USE, values).rowcount == 1
+
     def recovery_codes_left(self, account_id: str) -> int:
-        query = (
-            sa.select(sa.func.count())
-            .select_from(recovery_codes)
-            .where(recovery_codes.c.account_id == account_id, recovery_codes.c.used_at.is_(None))
-        )
-        with self._conn() as conn:
-            return int(conn.execute(query).scalar_one())
+        with _Use(self) as conn:
+            return int(conn.execute(_CODES_LEFT, {"account_id": account_id}).scalar_one())
 
     # -- counters ----------------------------------------------------------------------------
 
-    @_translating
     def increment_counter(self, key: str, now: datetime) -> int:
-        insert: Any
-        if self._dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        at = _us(now)
-        query = (
-            insert(counters)
-            .values(key=key, value=1, updated_at=at)
-            .on_conflict_do_update(
-                index_elements=[counters.c.key],
-                set_={"value": counters.c.value + 1, "updated_at": at},
-            )
-            .returning(counters.c.value)
-        )
-        with self._conn() as conn:
-            return int(conn.execute(query).scalar_one())
+        values = {"key": key, "value": 1, "updated_at": _us(now)}
+        with _Use(self) as conn:
+            return int(conn.execute(self._increment, values).scalar_one())
 
-    @_translating
     def get_counter(self, key: str) -> int:
-        with self._conn() as conn:
-            value = conn.execute(sa.select(counters.c.value).where(counters.c.key == key)).scalar()
+        with _Use(self) as conn:
+            value = conn.execute(_COUNTER, {"key": key}).scalar()
         return int(value or 0)
 
-    @_translating
     def reset_counter(self, key: str) -> None:
-        with self._conn() as conn:
-            conn.execute(counters.delete().where(counters.c.key == key))
+        with _Use(self) as conn:
+            conn.execute(_COUNTER_DELETE, {"key": key})
 
-    @_translating
     def purge_counters(self, before: datetime, prefix: str = "") -> int:
-        query = counters.delete().where(counters.c.updated_at < _us(before))
-        if prefix:
-            query = query.where(counters.c.key.startswith(prefix, autoescape=True))
-        with self._conn() as conn:
-            return int(conn.execute(query).rowcount)
+        values: dict[str, Any] = {"before": _us(before)}
+        statement = _COUNTERS_PURGE
+        if prefix:  # the prefix is literal: escape LIKE's wildcards and the escape character
+            statement = _COUNTERS_PURGE_PREFIX
+            escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+            values["pattern"] = escaped + "%"
+        with _Use(self) as conn:
+            return int(conn.execute(statement, values).rowcount)
 
     # -- audit -------------------------------------------------------------------------------
 
-    @_translating
     def append_event(self, event: AuditEvent) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                events.insert().values(
-                    type=event.type,
-                    account_id=event.account_id,
-                    at=_us(event.at),
-                    details=dict(event.details),
-                )
-            )
+        row = {
+            "type": event.type,
+            "account_id": event.account_id,
+            "at": _us(event.at),
+            "details": dict(event.details),
+        }
+        with _Use(self) as conn:
+            conn.execute(_EVENT_INSERT, row)
 
-    @_translating
     def events(
         self, *, account_id: str | None = None, since: datetime | None = None, limit: int = 1000
     ) -> list[AuditEvent]:
         check_pagination(limit)
-        query = events.select().order_by(events.c.id).limit(limit)
+        values: dict[str, Any] = {"limit": limit}
         if account_id is not None:
-            query = query.where(events.c.account_id == account_id)
+            values["account_id"] = account_id
         if since is not None:
-            query = query.where(events.c.at >= _us(since))
-        with self._conn() as conn:
+            values["since"] = _us(since)
+        statement = _EVENTS_QUERIES[account_id is not None, since is not None]
+        with _Use(self) as conn:
             return [
-                AuditEvent(
-                    type=r.type, account_id=r.account_id, at=_dt(r.at), details=dict(r.details)
-                )
-                for r in conn.execute(query)
+                AuditEvent(type=type_, account_id=account, at=_dt(at), details=dict(details))
+                for _, type_, account, at, details in conn.execute(statement, values)
             ]
 
-    @_translating
     def pseudonymise_events(self, account_id: str, pseudonym: str) -> int:
-        query = events.update().where(events.c.account_id == account_id)
-        with self._conn() as conn:
-            return int(conn.execute(query.values(account_id=pseudonym)).rowcount)
+        values = {"b_account_id": account_id, "pseudonym": pseudonym}
+        with _Use(self) as conn:
+            return int(conn.execute(_EVENTS_PSEUDONYMISE, values).rowcount)
 
 
 def _make_engine(url: str, pool_size: int, durable: bool) -> Engine:
@@ -951,7 +1120,15 @@ def _immediate_transactions(engine: Engine, durable: bool | None) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver's cursor rather than through conn.exec_driver_sql: the same statement
+        # for a fraction of the cost. A driver error is wrapped as SQLAlchemy wraps its own.
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
+        finally:
+            cursor.close()
 
 
 def _account_row(account: Account) -> dict[str, Any]:
@@ -973,23 +1150,42 @@ def _account_row(account: Account) -> dict[str, Any]:
     }
 
 
+# Rows are unpacked by position, in the column order of their table (``table.select()``); the
+# records validate the values (strings become their enums).
+
+
 def _account(row: Any) -> Account:
-    actions = tuple(RequiredAction(a) for a in row.required_actions.split(",") if a)
+    (
+        id_,
+        identifier,
+        key,
+        email,
+        email_key_,
+        status,
+        actions,
+        credential_version,
+        version,
+        locked_until,
+        lockouts,
+        session_epoch,
+        created_at,
+        updated_at,
+    ) = row
     return Account(
-        id=row.id,
-        identifier=row.identifier,
-        identifier_key=row.identifier_key,
-        email=row.email,
-        email_key=row.email_key,
-        status=AccountStatus(row.status),
-        required_actions=actions,
-        credential_version=row.credential_version,
-        version=row.version,
-        locked_until=_dt_or_none(row.locked_until),
-        lockouts=row.lockouts,
-        session_epoch=row.session_epoch,
-        created_at=_dt(row.created_at),
-        updated_at=_dt(row.updated_at),
+        id=id_,
+        identifier=identifier,
+        identifier_key=key,
+        email=email,
+        email_key=email_key_,
+        status=status,
+        required_actions=actions.split(",") if actions else (),
+        credential_version=credential_version,
+        version=version,
+        locked_until=None if locked_until is None else _dt(locked_until),
+        lockouts=lockouts,
+        session_epoch=session_epoch,
+        created_at=_dt(created_at),
+        updated_at=_dt(updated_at),
     )
 
 
@@ -1006,14 +1202,15 @@ def _token_row(token: TokenRecord) -> dict[str, Any]:
 
 
 def _token(row: Any) -> TokenRecord:
+    nonce_hash, account_id, purpose, credential_version, created_at, expires_at, used_at = row
     return TokenRecord(
-        nonce_hash=row.nonce_hash,
-        account_id=row.account_id,
-        purpose=row.purpose,
-        credential_version=row.credential_version,
-        created_at=_dt(row.created_at),
-        expires_at=_dt(row.expires_at),
-        used_at=_dt_or_none(row.used_at),
+        nonce_hash=nonce_hash,
+        account_id=account_id,
+        purpose=purpose,
+        credential_version=credential_version,
+        created_at=_dt(created_at),
+        expires_at=_dt(expires_at),
+        used_at=None if used_at is None else _dt(used_at),
     )
 
 
@@ -1032,25 +1229,24 @@ def _flow_row(flow: FlowRecord) -> dict[str, Any]:
 
 
 def _flow(row: Any) -> FlowRecord:
+    handle_hash, kind, account_id, state, data, attempts, version, created_at, expires_at = row
     return FlowRecord(
-        handle_hash=row.handle_hash,
-        kind=row.kind,
-        account_id=row.account_id,
-        state=row.state,
-        data=dict(row.data),
-        attempts=row.attempts,
-        version=row.version,
-        created_at=_dt(row.created_at),
-        expires_at=_dt(row.expires_at),
+        handle_hash=handle_hash,
+        kind=kind,
+        account_id=account_id,
+        state=state,
+        data=dict(data),
+        attempts=attempts,
+        version=version,
+        created_at=_dt(created_at),
+        expires_at=_dt(expires_at),
     )
 
 
 def _organisation(row: Any) -> Organisation:
+    id_, name, registration_number, created_at = row
     return Organisation(
-        id=row.id,
-        name=row.name,
-        registration_number=row.registration_number,
-        created_at=_dt(row.created_at),
+        id=id_, name=name, registration_number=registration_number, created_at=_dt(created_at)
     )
 
 
@@ -1067,12 +1263,13 @@ def _membership_row(membership: Membership) -> dict[str, Any]:
 
 
 def _membership(row: Any) -> Membership:
+    account_id, organisation_id, roles, status, version, created_at, updated_at = row
     return Membership(
-        account_id=row.account_id,
-        organisation_id=row.organisation_id,
-        roles=tuple(row.roles),
-        status=MembershipStatus(row.status),
-        version=row.version,
-        created_at=_dt(row.created_at),
-        updated_at=_dt(row.updated_at),
+        account_id=account_id,
+        organisation_id=organisation_id,
+        roles=tuple(roles),
+        status=status,
+        version=version,
+        created_at=_dt(created_at),
+        updated_at=_dt(updated_at),
     )

@@ -1,0 +1,60 @@
+"""Mails that tell a person their second factors changed (OT-09, PC-04, RC-06).
+
+A factor added (``mfa_enabled``) or removed (``mfa_disabled``), a recovery code used
+(``recovery_code_used``, with how many are left) and a new set of codes
+(``recovery_codes_regenerated``) each mail the account's address, when it has one, so that a
+change the person did not make is seen. They carry no secret: the identifier, the method in
+words, the time and the portal's address. The services send them inside the transaction of the
+change, like every other notice, so a failed delivery leaves the change undone.
+"""
+
+from __future__ import annotations
+
+from credflow.clock import Clock
+from credflow.messages import Messages
+from credflow.notify import Message, Notifier
+from credflow.storage.records import Account, MfaKind
+
+__all__ = ["Notices"]
+
+
+class Notices:
+    """Sends the second-factor notices through the notifier."""
+
+    __slots__ = ("_base_url", "_clock", "_messages", "_notifier")
+
+    def __init__(self, notifier: Notifier, messages: Messages, clock: Clock, base_url: str):
+        self._notifier = notifier
+        self._messages = messages
+        self._clock = clock
+        self._base_url = base_url
+
+    def enabled(self, account: Account, kind: MfaKind, lang: str) -> None:
+        """A factor of ``kind`` was confirmed."""
+        self._send("mfa_enabled", account, lang, method=self._method(kind, lang))
+
+    def disabled(self, account: Account, kind: MfaKind, lang: str) -> None:
+        """A confirmed factor of ``kind`` was removed."""
+        self._send("mfa_disabled", account, lang, method=self._method(kind, lang))
+
+    def code_used(self, account: Account, left: int, lang: str) -> None:
+        """A recovery code was used; ``left`` are still unused."""
+        self._send("recovery_code_used", account, lang, left=str(left))
+
+    def regenerated(self, account: Account, lang: str) -> None:
+        """A new set of recovery codes replaced the old one."""
+        self._send("recovery_codes_regenerated", account, lang)
+
+    def _method(self, kind: MfaKind, lang: str) -> str:
+        return self._messages.render(f"mfa.method_{kind.value}", lang)
+
+    def _send(self, kind: str, account: Account, lang: str, **params: str) -> None:
+        if account.email is None:
+            return
+        values = {
+            "identifier": account.identifier,
+            **params,
+            "at": self._clock.now().isoformat(),
+            "url": self._base_url,
+        }
+        self._notifier.send(Message(kind, account.email, lang, values))
