@@ -6,7 +6,13 @@ import string
 
 import pytest
 
-from credflow.errors import UnsupportedLocale
+from credflow.errors import (
+    InvalidEmail,
+    InvalidIdentifier,
+    InvalidInput,
+    PasswordTooLong,
+    UnsupportedLocale,
+)
 from credflow.messages import DEFAULT_LOCALE, DEFAULT_MESSAGES, Messages, Plural, en, fr
 from credflow.policy import PasswordPolicy, presets
 from credflow.policy.config import RULE_TYPES
@@ -128,3 +134,28 @@ def test_override_locale_keys_are_normalised_like_lookups() -> None:
     assert custom.resolve("fr_CA") == "fr-ca"
     assert custom.render("rule.digit", "fr_CA", {"min": 1}) == "Un chiffre, svp"
     assert custom.render("rule.digit", "fr-CA", {"min": 1}) == "Un chiffre, svp"
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidEmail("not an email address"),
+        InvalidIdentifier("longer than 254 characters"),
+        PasswordTooLong(128),
+        InvalidInput("must be 6 digits", field="code"),
+        InvalidInput("bad checksum", field="registration_number"),
+        InvalidInput("not international", field="phone"),
+    ],
+)
+def test_malformed_input_gets_a_sentence_of_its_own(error: InvalidInput, locale: str) -> None:
+    text = DEFAULT_MESSAGES.render_error(error, locale)
+    assert error.code == f"invalid.{error.field}"
+    assert text != DEFAULT_MESSAGES.render("invalid.input", locale)
+    assert str(error).split(": ", 1)[1] not in text  # the developer's text stays out
+
+
+def test_an_unknown_field_gets_the_generic_sentence() -> None:
+    error = InvalidInput("anything", field="colour")
+    assert DEFAULT_MESSAGES.render_error(error, "fr") == "Saisie invalide."
+    assert DEFAULT_MESSAGES.render_error(error, "en-GB") == "Invalid input."

@@ -109,6 +109,12 @@ class InvalidInput(CredflowError, ValueError):
         self.field = field
         super().__init__(f"{field}: {message}")
 
+    @property
+    def code(self) -> str:
+        """A stable message code for the page: ``invalid.<field>``; ``Messages.render_error``
+        turns it into a sentence in the person's language."""
+        return f"invalid.{self.field}"
+
 
 class InvalidIdentifier(InvalidInput):
     """An identifier is empty, longer than 254 characters, or holds control characters."""

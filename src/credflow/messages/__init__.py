@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from credflow.errors import UnsupportedLocale
+from credflow.errors import InvalidInput, UnsupportedLocale
 from credflow.messages import en, fr
 from credflow.messages.plural import Plural
+from credflow.policy.rules import MAX_PASSWORD_LENGTH
 
 __all__ = ["DEFAULT_LOCALE", "Messages", "Plural", "Template"]
 
@@ -87,6 +88,15 @@ class Messages:
                     template = template.select(candidate, values)
                 return template.format(**values)
         raise KeyError(f"no message for key {key!r}")
+
+    def render_error(self, error: InvalidInput, locale: str) -> str:
+        """A sentence for a malformed input, in ``locale``: the field's own message
+        (``error.code``, e.g. ``invalid.email``) or the generic ``invalid.input``. Never the
+        exception text, which is for developers."""
+        key = error.code
+        if key not in self._catalogues[self.resolve(locale)].templates:
+            key = "invalid.input"
+        return self.render(key, locale, {"max": MAX_PASSWORD_LENGTH})
 
 
 DEFAULT_MESSAGES = Messages()

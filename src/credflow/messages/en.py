@@ -79,6 +79,21 @@ CATALOG: dict[str, str | Plural] = {
         "(1234, abcdef, qwerty…) and facts that can be found on your CV or on the Internet."
     ),
     "login.denied": "Incorrect identifier or password.",
+    "invalid.input": "Invalid input.",
+    "invalid.identifier": (
+        "Invalid identifier: it must not be empty, too long, or hold invisible characters."
+    ),
+    "invalid.email": "Invalid email address.",
+    "invalid.new_email": "Invalid email address.",
+    "invalid.password": "A password must not be longer than {max} characters.",
+    "invalid.code": "Invalid code: check how many characters you typed, and which.",
+    "invalid.phone": "Invalid phone number: type it in international form (+33 6 12 34 56 78).",
+    "invalid.registration_number": (
+        "Invalid number: a SIRET has 14 digits, a SIREN 9, and their check digit must be right."
+    ),
+    "invalid.name": "Invalid name.",
+    "invalid.roles": "Invalid roles.",
+    "invalid.issuer": "Invalid service name for the authenticator app.",
     "login.authenticated": "You are signed in.",
     "login.mfa_required": "Enter your verification code to finish signing in.",
     "action.change_password": "Your password has expired. Please change your password.",

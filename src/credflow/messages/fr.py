@@ -91,6 +91,24 @@ CATALOG: dict[str, str | Plural] = {
     ),
     # Login and flows.
     "login.denied": "Identifiant ou mot de passe incorrect.",
+    "invalid.input": "Saisie invalide.",
+    "invalid.identifier": (
+        "Identifiant invalide : il ne doit être ni vide, ni trop long, ni contenir de caractères "
+        "invisibles."
+    ),
+    "invalid.email": "Adresse électronique invalide.",
+    "invalid.new_email": "Adresse électronique invalide.",
+    "invalid.password": "Le mot de passe ne doit pas dépasser {max} caractères.",
+    "invalid.code": "Code invalide : vérifiez le nombre et le type de caractères saisis.",
+    "invalid.phone": "Numéro de téléphone invalide : saisissez-le au format international "
+    "(+33 6 12 34 56 78).",
+    "invalid.registration_number": (
+        "Numéro invalide : un SIRET compte 14 chiffres, un SIREN 9, et leur clé de contrôle doit "
+        "être juste."
+    ),
+    "invalid.name": "Nom invalide.",
+    "invalid.roles": "Rôles invalides.",
+    "invalid.issuer": "Nom de service invalide pour l'application d'authentification.",
     "login.authenticated": "Vous êtes connecté.",
     "login.mfa_required": "Saisissez le code de vérification pour terminer la connexion.",
     "action.change_password": "Votre mot de passe a expiré. Veuillez changer de mot de passe.",
