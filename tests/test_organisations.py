@@ -9,6 +9,7 @@ import pytest
 from tests.factories import make_cf
 
 from credflow.errors import (
+    DuplicateIdentifier,
     DuplicateMembership,
     DuplicateOrganisation,
     InvalidInput,
@@ -505,3 +506,30 @@ def test_audit_events_hold_no_secret_and_name_the_organisation(world: World) -> 
         "membership_approved",
     }
     assert all(e.details["organisation"] == world.org.id for e in membership_events)
+
+
+# -- an administrator creates a member ------------------------------------------------------
+
+
+def test_an_administrator_creates_a_member_in_one_step(world: World) -> None:
+    cf = world.cf
+    created = cf.organisations.create_member(
+        world.admin, world.org.id, "nouvelle", email="nouvelle@example.fr", roles=["billing"]
+    )
+    assert "temporary_password" not in repr(created)
+    assert created.membership.status is M.ACTIVE and created.membership.roles == ("billing",)
+    result = cf.login("nouvelle", created.temporary_password)
+    assert result.status.value == "action_required"  # the first login applies
+
+
+def test_a_refused_member_creation_leaves_no_account(world: World) -> None:
+    cf = world.cf
+    before = world.snapshot()
+    with pytest.raises(NotAuthorised):
+        cf.organisations.create_member(world.user, world.org.id, "intrus")
+    with pytest.raises(InvalidInput):
+        cf.organisations.create_member(world.admin, world.org.id, "x", roles=[""])
+    with pytest.raises(DuplicateIdentifier):
+        cf.organisations.create_member(world.admin, world.org.id, "user")
+    assert world.snapshot() == before
+    assert cf.accounts.find("intrus") is None
