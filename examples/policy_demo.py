@@ -1,4 +1,4 @@
-"""A scripted tour of the portal policies (``make demo`` until the example portal lands).
+"""A scripted tour of the portal policies, in a terminal (``make demo`` starts the portal).
 
 For each portal file in ``examples/portals/`` (the five portals, and the NIST recommendation),
 print the requirement sentence the form shows, then the live checklist for a few passwords, as a
