@@ -30,8 +30,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
+# The browser tests (tests/browser, marker `browser`) run after the rest, in headless Chromium from
+# Debian's package, which ensure-chromium.sh installs with apt when it is missing. They fail, never
+# skip, when the browser cannot start.
 pytest: $(STAMP)
-	sh scripts/with-postgres.sh $(BIN)/pytest --cov --cov-branch --cov-report=term --cov-fail-under=95
+	sh scripts/ensure-chromium.sh
+	sh scripts/with-postgres.sh $(BIN)/pytest -m "not browser" --cov --cov-branch --cov-report=term --cov-fail-under=95
+	$(BIN)/pytest -m browser -p no:cacheprovider tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

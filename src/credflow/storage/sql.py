@@ -23,7 +23,6 @@ position, in the table's column order.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -243,10 +242,6 @@ def _us_or_none(value: datetime | None) -> int | None:
 
 def _dt(value: int) -> datetime:
     return _EPOCH + value * _US
-
-
-def _dt_or_none(value: int | None) -> datetime | None:
-    return None if value is None else _dt(value)
 
 
 def email_lock_key(email_key: str) -> int:
@@ -1106,10 +1101,16 @@ def _make_engine(url: str, pool_size: int, durable: bool) -> Engine:
 
 
 def _immediate_transactions(engine: Engine, durable: bool | None) -> None:
-    """Make pysqlite transactions start with BEGIN IMMEDIATE (SQLAlchemy's documented recipe),
-    and put a file database in WAL mode (``durable=None`` for an in-memory one)."""
+    """Make pysqlite transactions start with BEGIN IMMEDIATE, and put a file database in WAL
+    mode (``durable=None`` for an in-memory one).
 
-    @event.listens_for(engine, "connect")
+    SQLAlchemy's recipe turns off the driver's own transaction handling (``isolation_level =
+    None``) and emits the BEGIN itself. It emits it from the dialect's begin step rather than from
+    a ``begin`` engine event: the same statement, wrapped in SQLAlchemy's errors the same way, but
+    an engine with any connection event listener dispatches events around every statement it runs.
+    """
+
+    @event.listens_for(engine, "connect")  # a pool event: nothing to dispatch per statement
     def _connect(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.isolation_level = None
         if durable is not None:  # a file database: write-ahead log, fewer fsyncs
@@ -1118,17 +1119,16 @@ def _immediate_transactions(engine: Engine, durable: bool | None) -> None:
             cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # On the driver's cursor rather than through conn.exec_driver_sql: the same statement
-        # for a fraction of the cost. A driver error is wrapped as SQLAlchemy wraps its own.
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
-        finally:
-            cursor.close()
+    # This engine's own dialect instance; other engines keep theirs.
+    engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
+
+
+def _begin_immediate(dbapi_connection: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    finally:
+        cursor.close()
 
 
 def _account_row(account: Account) -> dict[str, Any]:
