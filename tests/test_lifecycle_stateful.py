@@ -23,12 +23,9 @@ invariants of issue 6 are checked on their own after every step:
 - a code works at most once: each registration or email-change flow completes once, each
   TOTP step and each recovery code is accepted once per account.
 
-One defect is pinned as a strict xfail at the end (``test_bug_…``): an unverified
-registration whose identifier is the address blocks another account's confirmed email change to
-that address, though an unverified account is documented never to hold an address. It was seen
-while writing the model; with ``PENDING_IDENTIFIER_BLOCKS = False`` (the expected behaviour) the
-machine finds it on its own (``set_up(squatter=True)``, a change to the squatted address, its
-confirmation). Until it is fixed the model mirrors today's behaviour there.
+A defect the machine found is pinned at the end (``test_an_unverified_registration_…``): an
+unverified registration whose identifier was the address blocked another account's confirmed
+email change to that address. Fixed: the unverified account gives way.
 """
 
 from __future__ import annotations
@@ -104,10 +101,9 @@ TOUCH_EVERY = 60
 RECOVERY_CODES = 10
 STEP = 30
 
-PENDING_IDENTIFIER_BLOCKS = True
-"""Today an unverified account whose identifier is an address blocks an email change to that
-address (see ``test_bug_an_unverified_registration_blocks_an_email_change``). Set to False
-once that is fixed."""
+PENDING_IDENTIFIER_BLOCKS = False
+"""An unverified account whose identifier is an address gives way to an email change to that
+address (it blocked it once: see ``test_an_unverified_registration_gives_way_…``)."""
 
 PASSWORD = "Bleu2024x"
 WRONG = "Rouge2024x"
@@ -1201,22 +1197,14 @@ def _code(cf: Any, recipient: str) -> str:
     return str(message.params["code"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an unverified registration whose identifier is the address blocks another "
-        "account's email change to it (email_change.py, _apply: the identifier holder is not "
-        "allowed to be pending), though an unverified account never holds an address"
-    ),
-)
 @pytest.mark.parametrize("unique", [False, True])
 @pytest.mark.req("EV-08")
-def test_bug_an_unverified_registration_blocks_an_email_change(unique: bool) -> None:
+def test_an_unverified_registration_gives_way_to_an_email_change(unique: bool) -> None:
     """Sequence: ana registers (the address is her identifier), verifies and signs in; she
     starts a change to bob@example.fr; someone registers bob@example.fr and never verifies;
     ana confirms with the right code. Expected: the change applies (the unverified account
-    gives way, as it does to a new registration of its address). Today: refused with
-    ``email_change.email_taken`` until the squatter's account is purged, up to 7 days later."""
+    gives way, as it does to a new registration of its address). It was refused with
+    ``email_change.email_taken`` until the squatter's account was purged."""
     cf = make_cf(unique_emails=unique)
     flow = cf.registration.register("ana@example.fr", PASSWORD, PASSWORD).flow
     assert cf.registration.verify(flow or "", _code(cf, "ana@example.fr")).ok
@@ -1228,3 +1216,6 @@ def test_bug_an_unverified_registration_blocks_an_email_change(unique: bool) -> 
     assert squat.status is V.NEXT  # a pending account now has the identifier bob@example.fr
     done = cf.email_change.confirm(started.flow or "", code)
     assert (done.status, done.code) == (V.COMPLETED, "email_change.completed")
+    moved = cf.accounts.find("bob@example.fr")
+    assert moved is not None and moved.id == session.account_id  # the squatter is gone
+    assert [e.type for e in cf.storage.events()].count("registration_discarded") == 1

@@ -178,7 +178,18 @@ class EmailChangeService:
         if account.email is not None and account.identifier_key == identifier_key(account.email):
             # The address was the identifier (a registration without one): it follows.
             holder = self._storage.find_account(identifier_key(new_email))
-            free = free and (holder is None or holder.id == account.id)
+            squatter = (
+                holder is not None
+                and holder.id != account.id
+                and holder.status is AccountStatus.PENDING_VERIFICATION
+            )
+            free = free and (holder is None or holder.id == account.id or squatter)
+            if free and squatter:
+                # An unverified registration never holds an address: it gives way, as it does
+                # when somebody registers the same address again.
+                assert holder is not None
+                self._storage.delete_account(holder.id)
+                self._audit.record("registration_discarded", holder.id, reason="address_claimed")
             changes.update(identifier=new_email, identifier_key=identifier_key(new_email))
         target = self._flows.finish(record, CodeEvent.CODE_RIGHT, CodeFacts(address_free=free))
         if target is CodeState.TAKEN:
