@@ -232,8 +232,12 @@ def outbox(page: Page, portal: Portal) -> Iterator[Page]:
     box = portal.url + "/outbox"
     tabs = [tab for tab in page.context.pages if tab is not page and tab.url.startswith(box)]
     tab = tabs[0] if tabs else page.context.new_page()
+    tab.bring_to_front()  # a hidden tab gets no animation frames: switch tabs as a person does
     tab.goto(box)
-    yield tab
+    try:
+        yield tab
+    finally:
+        page.bring_to_front()
 
 
 def _mail(tab: Page, kind: str, recipient: str | None) -> Locator:
