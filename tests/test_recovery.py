@@ -205,6 +205,21 @@ def test_rate_limit_case_insensitive_never_locks() -> None:
     assert len([m for m in outbox(cf).messages if m.kind == "reset_link"]) == 6
 
 
+@pytest.mark.req("RS-12")
+def test_rate_counters_never_hold_what_was_typed() -> None:
+    """The counters are named by a keyed digest: an address someone typed (perhaps a stranger's)
+    is not kept in storage, and recovery and identifier reminders share one budget."""
+    cf = cf_with("email_link", start_from="email", reminder_steps=[])
+    ready(cf, "marie", email="marie@example.fr")
+    for value in ("marie@example.fr", "stranger@example.fr"):
+        assert cf.recovery.start(value).status is RecoveryStatus.NEXT
+        assert cf.recovery.remind_identifier(value).ok
+    names = list(cf.storage._counters)  # type: ignore[attr-defined]
+    assert len(names) == 2 and all(name.startswith("recovery:") for name in names)
+    assert not any("marie" in name or "stranger" in name for name in names)
+    assert sorted(cf.storage.get_counter(name) for name in names) == [2, 2]
+
+
 @pytest.mark.req("EV-05", "EV-06", "EV-07")
 def test_codes_digits_expiry_attempts_resend() -> None:
     cf = cf_with("email_code", code_digits=8)

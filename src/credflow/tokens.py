@@ -19,7 +19,6 @@ voided with ``void``).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,21 +198,22 @@ class TokenService:
             return Redemption(TokenOutcome.INVALID)
         return Redemption(TokenOutcome.VALID, account_id)
 
-    def decoy(self, purpose: str, seed: str) -> None:
+    def decoy(self, purpose: str, pseudonym: str) -> IssuedToken:
         """Do all the work of ``void`` then ``issue`` for nobody: for a request that must not
         reveal by its duration that no account was found.
 
-        The record belongs to a pseudo-account derived from ``seed`` (what the person typed)
-        with an HMAC under the secret key, so a repeated request voids the previous decoy just
+        The record belongs to the pseudo-account ``decoy:<pseudonym>``. The caller derives
+        ``pseudonym`` from what the person typed with an HMAC under the secret key (a digest it
+        needs anyway, for its rate limit), so a repeated request voids the previous decoy just
         as a repeated real one voids the previous link. No token names the pseudo-account, so
         the record can never be redeemed; ``purge_expired`` removes it with the real ones.
         """
-        digest = hmac.digest(self._keys[-1], b"credflow.decoy-token:" + seed.encode(), "sha256")
-        pseudo = "decoy:" + digest[:16].hex()
+        pseudo = "decoy:" + pseudonym
         self.void(pseudo, purpose)
         nonce = secrets.token_urlsafe(32)
         now = self._clock.now()
-        self._signer(purpose).sign(f"{pseudo}.{nonce}").decode("ascii")
+        token = self._signer(purpose).sign(f"{pseudo}.{nonce}").decode("ascii")
+        expires = now.replace(microsecond=0) + timedelta(seconds=self.lifetime(purpose))
         self._storage.save_token(
             TokenRecord(
                 nonce_hash=nonce_hash(nonce),
@@ -221,9 +221,10 @@ class TokenService:
                 purpose=purpose,
                 credential_version=1,
                 created_at=now,
-                expires_at=now.replace(microsecond=0) + timedelta(seconds=self.lifetime(purpose)),
+                expires_at=expires,
             )
         )
+        return IssuedToken(token, purpose, pseudo, expires)
 
     def expired_outstanding(self, token: str, purpose: str) -> str | None:
         """The account of a genuine token that expired while still unused (the one a resend may

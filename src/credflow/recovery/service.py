@@ -120,14 +120,15 @@ class RecoveryService:
             steps = steps[1:]
         by_email = self._config.start_from == "email"
         key = self._email_key(value) if by_email else self._identifier_key(value)
+        pseudonym = self._pseudonym(key)
         with self._storage.transaction():
-            allowed = self._within_rate(f"recovery:{key}")
+            allowed = self._within_rate(pseudonym)
             accounts = self._accounts(key, by_email)
             first, rest = steps[0], steps[1:]
             self._audit.record("recovery_requested", _only_id(accounts), step=first.value)
             if first is RecoveryStep.EMAIL_LINK:
                 typed = value if by_email and allowed and not accounts else None
-                self._send_links(accounts if allowed else [], typed, lang, decoy_seed=key)
+                self._send_links(accounts if allowed else [], typed, lang, decoy=pseudonym)
                 return self._link_sent(lang)
             account = accounts[0] if accounts else None
             # Over the limit the page stays the same (the real question, "code sent"), but the
@@ -156,7 +157,7 @@ class RecoveryService:
             steps = steps[1:]
         key = self._email_key(email)
         with self._storage.transaction():
-            allowed = self._within_rate(f"recovery:{key}")
+            allowed = self._within_rate(self._pseudonym(key))
             accounts = self._accounts(key, True) if allowed else []
             self._audit.record("identifier_reminder_requested", _only_id(accounts))
             if steps:  # a security question first
@@ -293,7 +294,7 @@ class RecoveryService:
         record, account = loaded
         try:
             with self._storage.transaction():
-                allowed = self._within_rate(f"recovery:{record.data['key']}")
+                allowed = self._within_rate(self._pseudonym(record.data["key"]))
                 code, data = self._new_code(record.handle_hash)
                 self._advance(record, RecoveryState.CODE_SENT, data)
                 if account is not None and allowed:
@@ -422,7 +423,7 @@ class RecoveryService:
         if account_id is not None:
             with self._storage.transaction():
                 account = self._storage.get_account(account_id)
-                if account is not None and self._within_rate(f"recovery:resend:{account_id}"):
+                if account is not None and self._within_rate(f"resend:{account_id}"):
                     self._send_links([account], None, lang)
         return self._result(RecoveryStatus.NEXT, "recovery.link_resent", lang, step="link_sent")
 
@@ -576,11 +577,20 @@ class RecoveryService:
         )
         return [a for a in found if a.status is AccountStatus.ACTIVE]
 
-    def _within_rate(self, key: str) -> bool:
-        """Count one request against ``key`` in the current fixed window (RS-12)."""
+    def _pseudonym(self, key: str) -> str:
+        """A keyed digest of the typed identifier or email key.
+
+        It names the request's rate-limit counter, so counters never hold what a visitor typed
+        (an unknown address is personal data too), and, when no account matches, the decoy's
+        pseudo-account. Known and unknown requests compute it alike, so it costs them the same.
+        """
+        return hmac.digest(self._key, b"credflow.recovery:" + key.encode(), "sha256")[:16].hex()
+
+    def _within_rate(self, name: str) -> bool:
+        """Count one request against ``name`` in the current fixed window (RS-12)."""
         window = self._config.rate_window
         bucket = int(self._clock.now().timestamp()) // window
-        count = self._storage.increment_counter(f"{key}:{bucket}", self._clock.now())
+        count = self._storage.increment_counter(f"recovery:{name}:{bucket}", self._clock.now())
         return count <= self._config.rate_limit
 
     def _answer_key(self, account_id: str) -> str:
@@ -805,11 +815,12 @@ class RecoveryService:
         typed_email: str | None,
         lang: str,
         *,
-        decoy_seed: str = "",
+        decoy: str = "",
     ) -> None:
         """Mail a fresh reset link to each account (voiding older ones); mail nobody else,
         unless ``notify_unknown_recipients`` asks to tell a typed address it has no account.
-        Without an account, ``decoy_seed`` (the typed key) names the decoy's pseudo-account."""
+        Without an account, ``decoy`` (the request's pseudonym) names the decoy's
+        pseudo-account."""
         minutes = str(self._settings.lifetimes.recovery_link // 60)
         for account in accounts:
             if account.email is None:
@@ -833,12 +844,17 @@ class RecoveryService:
             # The same work as a real link, minus the mail: void, sign and store a token (for a
             # pseudo-account nobody can name), build the message, so the time does not tell the
             # account is absent.
-            self._tokens.decoy("reset", decoy_seed)
+            issued = self._tokens.decoy("reset", decoy)
             Message(
                 "reset_link",
                 "-",
                 lang,
-                {"identifier": "-", "link": "-", "expires_minutes": minutes},
+                {
+                    "identifier": "-",
+                    "link": f"{self._settings.base_url}/reset?token={issued.token}",
+                    "expires_minutes": minutes,
+                },
+                secret_params=frozenset({"link"}),
             )
             if typed_email is not None and self._config.notify_unknown_recipients:
                 self._notifier.send(
