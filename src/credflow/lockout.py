@@ -147,16 +147,21 @@ class LockoutService:
         )
         return True
 
-    def register_success(self, account: Account) -> Account:
+    def register_success(self, account: Account, *, fresh: bool = False) -> Account:
         """A secret was verified: reset the counter (LK-05) and the lock escalation.
 
         Works on a fresh read, retrying when a concurrent request changed the account first:
-        two simultaneous successes both succeed.
+        two simultaneous successes both succeed. ``fresh=True`` says ``account`` was read in the
+        caller's transaction, which saves the first re-read (a hot path on the login).
         """
         if self._storage.get_counter(counter_key(account.id)):
             self._storage.reset_counter(counter_key(account.id))
-        for _ in range(5):
-            current = self._storage.get_account(account.id) or account
+        for attempt in range(5):
+            current = (
+                account
+                if fresh and not attempt
+                else self._storage.get_account(account.id) or account
+            )
             if not current.lockouts and current.locked_until is None:
                 return current
             try:

@@ -142,7 +142,7 @@ class LoginService:
         # With a second factor still to pass, the password alone is no success: resetting
         # the counter here would let "right password, four wrong codes" repeat forever.
         mfa_next = state is LoginState.MFA_REQUIRED
-        account = fresh if mfa_next else self._lockout.register_success(fresh)
+        account = fresh if mfa_next else self._lockout.register_success(fresh, fresh=True)
         if rehashed is not None:
             self._storage.set_password(credential.model_copy(update={"hash": rehashed}))
         if state is LoginState.ACTION_REQUIRED:

@@ -274,7 +274,7 @@ class PasswordService:
             if self._lockout.is_locked(fresh):  # locked by a parallel attempt during the verify
                 self._audit.record("password_change_refused", account.id, reason="account_locked")
                 return self._result(StepStatus.REFUSED, "password.old_wrong", lang)
-            account = self._lockout.register_success(fresh)
+            account = self._lockout.register_success(fresh, fresh=True)
             updated = self.apply(account, new, event_by=by, locale=lang)
         session = self._sessions.issue(updated) if new_session else None
         status = StepStatus.COMPLETED if session is not None else StepStatus.REAUTHENTICATE
