@@ -38,6 +38,7 @@ from credflow.storage.records import (
 __all__ = ["MemoryStorage"]
 
 _MISSING: Any = object()
+_KINDS = sorted(kind.value for kind in MfaKind)  # mfa_factors' order: by kind
 
 
 class MemoryStorage:
@@ -62,6 +63,8 @@ class MemoryStorage:
         self._organisations: dict[str, Organisation] = {}
         self._by_number: dict[str, str] = {}
         self._memberships: dict[str, Membership] = {}  # key: account id NUL organisation id
+        self._orgs_of: dict[str, set[str]] = {}  # account id -> organisation ids
+        self._members: dict[str, set[str]] = {}  # organisation id -> account ids
         self._factors: dict[str, MfaFactor] = {}  # key: account id NUL kind
         self._recovery_codes: dict[str, tuple[RecoveryCode, ...]] = {}
 
@@ -175,9 +178,12 @@ class MemoryStorage:
             for key, flow in list(self._flows.items()):
                 if flow.account_id == account_id:
                     self._pop(self._flows, key)
-            for table in (self._memberships, self._factors):
-                for key in [k for k in table if k.partition("\0")[0] == account_id]:
-                    self._pop(table, key)
+            for organisation_id in list(self._orgs_of.get(account_id, ())):
+                self._pop(self._memberships, f"{account_id}\0{organisation_id}")
+                self._discard(self._members, organisation_id, account_id)
+            self._pop(self._orgs_of, account_id)
+            for kind in MfaKind:
+                self._pop(self._factors, f"{account_id}\0{kind.value}")
             self._pop(self._recovery_codes, account_id)
             return True
 
@@ -327,6 +333,8 @@ class MemoryStorage:
             if key in self._memberships:
                 raise DuplicateMembership("already a member of this organisation")
             self._put(self._memberships, key, membership)
+            self._add(self._orgs_of, membership.account_id, membership.organisation_id)
+            self._add(self._members, membership.organisation_id, membership.account_id)
 
     def get_membership(self, account_id: str, organisation_id: str) -> Membership | None:
         with self._lock:
@@ -344,20 +352,22 @@ class MemoryStorage:
 
     def memberships_of(self, account_id: str) -> list[Membership]:
         with self._lock:
-            found = [m for m in self._memberships.values() if m.account_id == account_id]
-            return sorted(found, key=lambda m: m.organisation_id)
+            return [
+                self._memberships[f"{account_id}\0{organisation_id}"]
+                for organisation_id in sorted(self._orgs_of.get(account_id, ()))
+            ]
 
     def members_of(
         self, organisation_id: str, *, after: str | None = None, limit: int = 100
     ) -> list[Membership]:
         check_pagination(limit)
         with self._lock:
-            found = [
-                m
-                for m in self._memberships.values()
-                if m.organisation_id == organisation_id and (after is None or m.account_id > after)
-            ]
-            return sorted(found, key=lambda m: m.account_id)[:limit]
+            members = sorted(
+                account_id
+                for account_id in self._members.get(organisation_id, ())
+                if after is None or account_id > after
+            )[:limit]
+            return [self._memberships[f"{account_id}\0{organisation_id}"] for account_id in members]
 
     # -- second factors ----------------------------------------------------------------------
 
@@ -367,8 +377,8 @@ class MemoryStorage:
 
     def mfa_factors(self, account_id: str) -> list[MfaFactor]:
         with self._lock:
-            found = [f for f in self._factors.values() if f.account_id == account_id]
-            return sorted(found, key=lambda f: f.kind.value)
+            found = (self._factors.get(f"{account_id}\0{kind}") for kind in _KINDS)
+            return [factor for factor in found if factor is not None]
 
     def delete_mfa_factor(self, account_id: str, kind: MfaKind) -> bool:
         with self._lock:
