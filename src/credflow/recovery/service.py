@@ -640,6 +640,7 @@ class RecoveryService:
             "remaining": [s.value for s in rest],
             "key": key,
             "cv": account.credential_version if account is not None else 0,
+            "mail": self._mail_binding(account),
             "question": question.question if question is not None else self._decoy(key),
         }
         if step is RecoveryStep.SECURITY_QUESTION:
@@ -697,10 +698,18 @@ class RecoveryService:
                 account is None
                 or account.status is not AccountStatus.ACTIVE
                 or account.credential_version != record.data.get("cv")
+                or record.data.get("mail", self._mail_binding(account))
+                != self._mail_binding(account)
             ):
-                # Changed under the flow: from here on it behaves like an unknown account.
+                # Changed under the flow (a new password, or a new address that the codes and
+                # links must now go to): from here on it behaves like an unknown account.
                 account = None
         return record, account
+
+    def _mail_binding(self, account: Account | None) -> str:
+        """A keyed digest of the account's address when the flow opened: a flow outlives no
+        email change, as a reset link does not (flows stored before it have no binding)."""
+        return "" if account is None else self._pseudonym(f"mail:{account.email_key or ''}")
 
     def _advance(self, record: FlowRecord, target: RecoveryState, changes: dict[str, Any]) -> None:
         """Compare-and-set the flow to ``target`` (raises ConcurrentUpdate when raced)."""
