@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from credflow import Credflow, FrozenClock, hashing
+from credflow.policy.presets import nist
 from credflow.storage.memory import MemoryStorage
+from credflow.storage.records import MfaKind
 
 SECRET = "portal-test-secret-" + "x" * 32
 ANON_PAGES = [
@@ -495,6 +497,13 @@ def test_admin_creates_a_user_who_joins_and_is_managed(apps: list[Flask], tmp_pa
     assert 'data-identifier="paul" data-status="disabled"' in page.get_data(as_text=True)
     page = post(admin, f"/admin/members/{paul.id}/reactivate", {}, page="/admin")
     assert 'data-identifier="paul" data-status="active"' in page.get_data(as_text=True)
+    assert status(page) == ("membership.active", "Adhésion réactivée : paul.")
+    twice = post(admin, f"/admin/members/{paul.id}/reactivate", {}, page="/admin")
+    assert status(twice)[0] == "membership.unchanged"  # a reload sends the form again
+    taken = post(admin, "/admin/users", {"identifier": "paul", "email": ""}, page="/admin")
+    assert status(taken)[0] == "account.taken" and 'id="temporary"' not in taken.get_data(
+        as_text=True
+    )
 
     other = cf.accounts.create("lea", email="lea@example.fr", temporary=False)
     org = cf.organisations.find("73282932000074")
@@ -593,3 +602,158 @@ def test_email_change_and_organisation_switch(apps: list[Flask], tmp_path: Path)
     assert status(switched)[0] == "organisation.switched"
     joined = post(client, "/organisations/join", {"siret": "12345678901234"}, page="/")
     assert status(joined)[0] == "input.registration_number"
+
+
+# -- managing second factors -----------------------------------------------------------------
+
+
+def enrol_totp_by_pages(app: Flask, client: FlaskClient) -> tuple[str, list[str]]:
+    """The TOTP enrolment through the pages; the clock moves a step on so that the next code
+    is a fresh one. Returns the key and the recovery codes shown."""
+    clock = cf_of(app).clock
+    assert isinstance(clock, FrozenClock)
+    started = post(client, "/mfa/totp", {}, page="/mfa").get_data(as_text=True)
+    secret = re.search(r'id="totp-secret" class="secret">([A-Z2-7]+)<', started)
+    assert secret
+    code = pyotp.TOTP(secret.group(1)).at(clock.now())
+    confirmed = post(client, "/mfa/totp/confirm", {"code": code}, page="/mfa")
+    assert status(confirmed)[0] == "mfa.confirmed"
+    clock.advance(30)
+    return secret.group(1), recovery_codes_shown(confirmed)
+
+
+def recovery_codes_shown(response: Any) -> list[str]:
+    return re.findall(r"<li><code>([^<]+)</code></li>", response.get_data(as_text=True))
+
+
+@pytest.mark.req("RC-05", "SS-05")
+def test_new_recovery_codes_need_the_password_and_are_shown_once(
+    apps: list[Flask], tmp_path: Path
+) -> None:
+    app = portal(apps, tmp_path)
+    client = app.test_client()
+    password = first_login_done(app, client)
+    page = client.get("/mfa").get_data(as_text=True)
+    assert 'id="regenerate-codes-form"' not in page and 'id="disable-totp-form"' not in page
+    _, old = enrol_totp_by_pages(app, client)
+    page = client.get("/mfa?lang=en").get_data(as_text=True)
+    assert "Unused recovery codes: 10" in page
+    assert 'id="totp-begin-form"' not in page and 'id="sms-begin-form"' in page
+
+    wrong = post(client, "/mfa/recovery-codes", {"password": "not the one"}, page="/mfa")
+    assert status(wrong)[0] == "mfa.password_wrong" and recovery_codes_shown(wrong) == []
+    made = post(client, "/mfa/recovery-codes", {"password": password}, page="/mfa")
+    assert status(made) == (
+        "mfa.recovery_codes",
+        cf_of(app).messages.render("mfa.recovery_codes", "en"),
+    )
+    new = recovery_codes_shown(made)
+    assert len(set(new)) == 10 and not set(new) & set(old)
+    assert made.headers["Cache-Control"] == "no-store"  # not from the cache on "back"
+    again = client.get("/mfa").get_data(as_text=True)
+    assert not any(code in again for code in new)  # shown once
+    assert "Unused recovery codes: 10" in again
+
+    post(client, "/logout", {}, page="/")
+    sign_in(client, "admin", password)
+    refused = post(client, "/login/mfa", {"code": old[0]}, page="/login/mfa")
+    assert status(refused)[0] == "mfa.code_wrong"  # the old set is void
+    assert post(client, "/login/mfa", {"code": new[0]}).headers["Location"] == "/"
+
+
+@pytest.mark.req("SS-05")
+def test_turning_totp_off_needs_the_password_or_a_code(apps: list[Flask], tmp_path: Path) -> None:
+    app = portal(apps, tmp_path)
+    client = app.test_client()
+    password = first_login_done(app, client)
+    _, codes = enrol_totp_by_pages(app, client)
+    neither = post(client, "/mfa/totp/disable", {"password": "", "code": ""}, page="/mfa")
+    assert status(neither)[0] == "input.password"
+    both = post(client, "/mfa/totp/disable", {"password": password, "code": codes[0]}, page="/mfa")
+    assert status(both)[0] == "input.password"
+    unknown = post(client, "/mfa/phone/disable", {"password": password}, page="/mfa")
+    assert status(unknown)[0] == "input.kind"
+    not_set = post(client, "/mfa/sms/disable", {"password": password}, page="/mfa")
+    assert status(not_set)[0] == "mfa.not_enrolled"
+    wrong = post(client, "/mfa/totp/disable", {"password": "not the one"}, page="/mfa")
+    assert status(wrong)[0] == "mfa.password_wrong"
+    token = client.get_cookie("credflow_session")
+    assert token is not None
+    assert cf_of(app).mfa.factors(token.value) == (MfaKind.TOTP,)  # refused: still on
+
+    off = post(client, "/mfa/totp/disable", {"password": password}, page="/mfa")
+    assert status(off)[0] == "mfa.disabled"
+    page = off.get_data(as_text=True)
+    assert 'id="totp-begin-form"' in page and 'id="disable-totp-form"' not in page
+    assert 'id="regenerate-codes-form"' not in page
+    assert LABELS["fr"]["text.password_next"] not in page  # Sage: 8 characters, MFA or not
+    assert cf_of(app).mfa.factors(token.value) == ()
+    assert "admin" in last_mail(app, "mfa_disabled")
+    post(client, "/logout", {}, page="/")
+    assert sign_in(client, "admin", password).headers["Location"] == "/"  # no code asked
+
+
+@pytest.mark.req("PW-02")
+def test_turning_the_last_factor_off_by_a_code_may_ask_for_a_new_password(
+    apps: list[Flask], tmp_path: Path
+) -> None:
+    """NIST's 15/8 rule: with the password unknown (a code was the proof), credflow assumes the
+    worst and the next sign-in asks for a new password; the page says so."""
+    app = portal(
+        apps, tmp_path, CREDFLOW_OVERRIDES={"hashing": hashing.TESTING, "password_policy": nist()}
+    )
+    client = app.test_client()
+    password = first_login_done(app, client, new="quinze caractères ou plus")
+    _, codes = enrol_totp_by_pages(app, client)
+    off = post(client, "/mfa/totp/disable", {"code": codes[0]}, page="/mfa")
+    assert status(off)[0] == "mfa.disabled"
+    assert str(escape(LABELS["fr"]["text.password_next"])) in off.get_data(as_text=True)
+    post(client, "/logout", {}, page="/")
+    assert sign_in(client, "admin", password).headers["Location"] == "/first-login"
+
+
+def test_the_code_page_of_a_login_names_what_it_accepts(apps: list[Flask], tmp_path: Path) -> None:
+    app = portal(apps, tmp_path)
+    client = app.test_client()
+    password = first_login_done(app, client)
+    enrol_totp_by_pages(app, client)
+    post(client, "/logout", {}, page="/")
+    sign_in(client, "admin", password)
+    page = client.get("/login/mfa?lang=en").get_data(as_text=True)
+    assert "Accepted: authenticator app, recovery code." in page
+    assert 'id="mfa-sms-form"' not in page
+    client.get("/login/mfa?lang=fr")
+    post(client, "/logout", {}, page="/login")
+    assert "Accepté" not in client.get("/login/mfa").get_data(as_text=True)  # no flow, no list
+
+
+def test_sms_enrolment_keeps_the_code_form_after_a_typo(apps: list[Flask], tmp_path: Path) -> None:
+    app = portal(apps, tmp_path)
+    client = app.test_client()
+    password = first_login_done(app, client)
+    bad_phone = post(client, "/mfa/sms", {"phone": "06 12 34 56 78"}, page="/mfa")
+    assert status(bad_phone)[0] == "input.phone"
+    sent = post(client, "/mfa/sms", {"phone": "+33 6 12 34 56 78"}, page="/mfa")
+    assert status(sent)[0] == "mfa.code_sent"
+    box = app.extensions["portal_outbox"]
+    sms = next(m for m in box.messages() if m.kind == "sms_code")
+    assert (sms.channel, sms.recipient) == ("sms", "+33612345678")
+    code = re.search(r"\b(\d{6})\b", sms.text)
+    assert code
+    typo = post(client, "/mfa/sms/confirm", {"code": "12 34"}, page="/mfa")
+    assert status(typo)[0] == "input.code" and 'id="sms-confirm-form"' in typo.get_data(
+        as_text=True
+    )
+    other = "000000" if code.group(1) != "000000" else "111111"
+    wrong = post(client, "/mfa/sms/confirm", {"code": other}, page="/mfa")
+    assert status(wrong)[0] == "mfa.code_wrong"
+    assert 'id="sms-confirm-form"' in wrong.get_data(as_text=True)  # try again, no new SMS
+    done = post(client, "/mfa/sms/confirm", {"code": code.group(1)}, page="/mfa")
+    assert status(done)[0] == "mfa.confirmed" and len(recovery_codes_shown(done)) == 10
+    page = client.get("/mfa").get_data(as_text=True)
+    assert 'id="disable-sms-form"' in page and 'id="sms-begin-form"' not in page
+    assert 'id="totp-begin-form"' in page  # the app can be added beside the phone
+    again = post(client, "/mfa/sms", {"phone": "+33 6 12 34 56 79"}, page="/mfa")
+    assert status(again)[0] == "mfa.already_enrolled"
+    off = post(client, "/mfa/sms/disable", {"password": password}, page="/mfa")
+    assert status(off)[0] == "mfa.disabled"

@@ -30,10 +30,11 @@ from credflow import (
     DuplicateMembership,
     InvalidInput,
     MfaStatus,
+    RequiredAction,
     VerificationResult,
     VerificationStatus,
 )
-from credflow.storage.records import Account, MembershipStatus
+from credflow.storage.records import Account, MembershipStatus, MfaKind
 
 bp = Blueprint("account", __name__)
 Page = str | BaseResponse
@@ -162,17 +163,80 @@ def mfa() -> str:
     return mfa_page()
 
 
-def mfa_page() -> str:
-    factors = ", ".join(k.value for k in credflow().mfa.factors(_token())) or t("text.none")
-    phone = [field("phone", "field.phone", "tel", autocomplete="tel")]
-    return page(
-        "page.mfa",
-        intro=[t("text.factors", factors=factors)],
-        forms=[
-            form("totp-begin-form", url_for("account.totp_begin"), [], "nav.mfa"),
-            form("sms-begin-form", url_for("account.sms_begin"), phone, "button.send_sms"),
-        ],
+def mfa_page(*notes: str) -> str:
+    """The factors in use, a form to add each missing one, a form to turn off each one in use
+    (the current password or a code), and new recovery codes (the current password)."""
+    cf = credflow()
+    kinds = cf.mfa.factors(_token())
+    intro = [t("text.factors", factors=", ".join(k.value for k in kinds) or t("text.none"))]
+    forms = []
+    if MfaKind.TOTP not in kinds:
+        target = url_for("account.totp_begin")
+        forms.append(form("totp-begin-form", target, [], "button.totp", heading="page.totp"))
+    if MfaKind.SMS not in kinds:
+        phone = [field("phone", "field.phone", "tel", autocomplete="tel")]
+        target = url_for("account.sms_begin")
+        forms.append(form("sms-begin-form", target, phone, "button.send_sms", heading="page.sms"))
+    for kind in kinds:
+        proof = [
+            field("password", "field.current_password", "password", optional=1),
+            field("code", "field.or_code", autocomplete="one-time-code", optional=1),
+        ]
+        target = url_for("account.mfa_disable", kind=kind.value)
+        heading = f"heading.disable_{kind.value}"
+        forms.append(
+            form(f"disable-{kind.value}-form", target, proof, "button.disable", heading=heading)
+        )
+    if kinds:
+        left = cf.mfa.recovery_codes_left(_token())
+        intro.append(t("text.codes_left", count=left))
+        password = [field("password", "field.current_password", "password")]
+        target = url_for("account.regenerate_codes")
+        forms.append(
+            form(
+                "regenerate-codes-form",
+                target,
+                password,
+                "button.regenerate",
+                heading="page.recovery_codes",
+            )
+        )
+    return page("page.mfa", intro=[*intro, *notes], forms=forms)
+
+
+@bp.post("/mfa/<kind>/disable")
+@login_required
+def mfa_disable(kind: str) -> str:
+    """Turn a factor off. An empty input counts as not given: credflow wants exactly one
+    proof, and says which field is wrong otherwise."""
+    try:
+        result = credflow().mfa.disable(
+            _token(),
+            kind,
+            password=request.form.get("password") or None,
+            code=request.form.get("code") or None,
+            locale=lang(),
+        )
+    except InvalidInput as error:
+        show_invalid(error)
+        return mfa_page()
+    show_result(result)
+    if result.action is RequiredAction.CHANGE_PASSWORD:  # NIST's 15/8 rule, without MFA now
+        return mfa_page(t("text.password_next"))
+    return mfa_page()
+
+
+@bp.post("/mfa/recovery-codes")
+@login_required
+def regenerate_codes() -> str:
+    """A new set of recovery codes, shown once; the old set stops working."""
+    result = credflow().mfa.regenerate_recovery_codes(
+        _token(), password=request.form.get("password", ""), locale=lang()
     )
+    show_result(result)
+    if result.recovery_codes:
+        return codes_page(result.recovery_codes)
+    return mfa_page()
 
 
 @bp.post("/mfa/totp")
@@ -182,7 +246,6 @@ def totp_begin() -> str:
     if not setup.ok:
         show_result(setup)
         return mfa_page()
-    session["totp_started"] = True
     return totp_page(setup, url_for("account.totp_confirm"), "totp-confirm-form")
 
 
@@ -211,6 +274,11 @@ def sms_begin() -> str:
     show_result(result)
     if not result.ok:
         return mfa_page()
+    return sms_code_page()
+
+
+def sms_code_page() -> str:
+    """The form for the code sent to the phone being enrolled."""
     code = [field("code", "field.code", autocomplete="one-time-code")]
     return page(
         "page.sms",
@@ -225,10 +293,12 @@ def sms_confirm() -> str:
         result = credflow().mfa.confirm_sms(_token(), request.form.get("code", ""), locale=lang())
     except InvalidInput as error:
         show_invalid(error)
-        return mfa_page()
+        return sms_code_page()
     show_result(result)
     if result.recovery_codes:
         return codes_page(result.recovery_codes)
+    if result.code == "mfa.code_wrong":  # another try with the same code; else begin again
+        return sms_code_page()
     return mfa_page()
 
 

@@ -27,9 +27,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from credflow import (
     DuplicateIdentifier,
-    DuplicateMembership,
     DuplicateOrganisation,
     InvalidInput,
+    InvalidTransition,
     NotAuthorised,
 )
 from credflow.organisations import ADMINISTRATOR
@@ -111,13 +111,18 @@ def member_action(account_id: str, action: str) -> str:
     if found is None or action not in MEMBER_ACTIONS:
         return _forbidden()
     admin_id, organisation = found
-    change = getattr(credflow().organisations, action)
+    cf = credflow()
+    change = getattr(cf.organisations, action)
     try:
         membership = change(admin_id, organisation, account_id)
     except (NotAuthorised, LookupError, InvalidInput):
         show("admin.forbidden", t("error.forbidden"), False)
         return members_page()
-    show(f"membership.{membership.status.value}", t(f"button.{action}"), True)
+    except InvalidTransition:  # sent twice (a reload, a second administrator): already done
+        show("membership.unchanged", t("error.unchanged"), False)
+        return members_page()
+    identifier = cf.accounts.get(membership.account_id).identifier
+    show(f"membership.{membership.status.value}", t(f"done.{action}", identifier=identifier), True)
     return members_page()
 
 
@@ -142,21 +147,24 @@ def unlock(account_id: str) -> str:
 @login_required
 def create_user() -> str:
     """A new account with a temporary password (the first login applies), made an active
-    member of the organisation; the password is shown here once (and mailed when the portal
-    mails temporary passwords)."""
+    member of the organisation in one transaction; the password is shown here once (and mailed
+    when the portal mails temporary passwords)."""
     found = _admin_of()
     if found is None:
         return _forbidden()
     admin_id, organisation = found
-    cf = credflow()
-    email = request.form.get("email") or None
     try:
-        created = cf.accounts.create(request.form.get("identifier", ""), email=email, locale=lang())
-        cf.organisations.add_member(admin_id, organisation, created.account.id)
+        created = credflow().organisations.create_member(
+            admin_id,
+            organisation,
+            request.form.get("identifier", ""),
+            email=request.form.get("email") or None,
+            locale=lang(),
+        )
     except InvalidInput as error:
         show_invalid(error)
         return members_page()
-    except (DuplicateIdentifier, DuplicateMembership):
+    except DuplicateIdentifier:
         show("account.taken", t("error.taken"), False)
         return members_page()
     secret = {"label": t("text.temporary"), "value": created.temporary_password, "id": "temporary"}

@@ -31,6 +31,7 @@ from examples.portal.web import (
     HttpsAwareSessions,
     choose_language,
     current_account,
+    no_store,
     pop_flash,
     remember_language,
     t,
@@ -92,6 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(choose_language)
     app.before_request(pop_flash)
     app.after_request(remember_language)
+    app.after_request(no_store)
 
     @app.context_processor
     def context() -> dict[str, Any]:

@@ -255,7 +255,9 @@ def mfa_page() -> str:
     ]
     if "sms" in methods:
         forms.append(form("mfa-sms-form", url_for("auth.mfa_send_sms"), [], "button.send_sms"))
-    return page("page.mfa_login", forms=forms, methods=methods)
+    accepted = ", ".join(t(f"method.{m}") for m in methods)
+    intro = [t("text.mfa_methods", methods=accepted)] if methods else []
+    return page("page.mfa_login", intro=intro, forms=forms)
 
 
 @bp.post("/login/mfa")

@@ -66,6 +66,14 @@ def remember_language(response: Response) -> Response:
     return response
 
 
+def no_store(response: Response) -> Response:
+    """Pages are never cached: some show a secret once (recovery codes, a temporary password,
+    a TOTP key), and a signed-in page must not come back from the cache after logout."""
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def t(key: str, **params: object) -> str:
     """A label of the portal in the current language."""
     return label(g.lang, key, **params)
@@ -190,14 +198,17 @@ def form(
     submit: str,
     *,
     hidden: Mapping[str, str] | None = None,
+    heading: str | None = None,
 ) -> dict[str, Any]:
-    """A form of a page: stable id, action, inputs, one submit button (``{form_id}-submit``)."""
+    """A form of a page: stable id, action, inputs, one submit button (``{form_id}-submit``),
+    and a ``heading`` (a label key) when a page holds several forms."""
     return {
         "id": form_id,
         "action": action,
         "fields": fields,
         "submit": t(submit),
         "hidden": dict(hidden or {}),
+        "heading": t(heading) if heading else None,
     }
 
 

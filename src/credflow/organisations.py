@@ -299,7 +299,8 @@ class OrganisationService:
         roles: Sequence[str] | None = None,
     ) -> Membership:
         """Approve a ``pending_approval`` membership: it becomes ``active``, with ``roles`` in
-        place of the requested ones when given."""
+        place of the requested ones when given. Any other status raises InvalidTransition (a
+        form sent twice): show the membership as it is."""
         wanted = None if roles is None else check_roles(roles)
         return self._change(
             admin_account_id, organisation_id, account_id, MembershipEvent.APPROVE, wanted
@@ -311,7 +312,8 @@ class OrganisationService:
         """Deactivate a member (staff leaving) or refuse a pending request: the membership
         becomes ``disabled`` and stops being any session's active organisation at once. An
         administrator cannot deactivate themselves (another administrator must), so an
-        organisation never loses its last administrator by a slip."""
+        organisation never loses its last administrator by a slip. A membership already
+        ``disabled`` raises InvalidTransition."""
         if admin_account_id == account_id:
             raise NotAuthorised("an administrator cannot deactivate their own membership")
         return self._change(
@@ -321,7 +323,7 @@ class OrganisationService:
     def reactivate(
         self, admin_account_id: str, organisation_id: str, account_id: str
     ) -> Membership:
-        """Reactivate a ``disabled`` membership."""
+        """Reactivate a ``disabled`` membership; any other status raises InvalidTransition."""
         return self._change(
             admin_account_id, organisation_id, account_id, MembershipEvent.REACTIVATE, None
         )

@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyotp
 from examples.portal import create_app
 from examples.portal.seed import ADMIN, seed
 from flask import Flask, got_request_exception
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from credflow import Credflow, FrozenClock, LoginStatus, StepStatus, hashing
+from credflow import Credflow, FrozenClock, LoginStatus, MfaStatus, StepStatus, hashing
 from credflow.storage.memory import MemoryStorage
 
 if TYPE_CHECKING:
@@ -370,6 +371,23 @@ def enrolled(cf: Credflow, identifier: str, email: str, password: str) -> None:
         flow = step.flow
     done = cf.first_login.enroll_question(flow, QUESTION, ANSWER)
     assert done.status is StepStatus.COMPLETED
+
+
+def totp_enrolled(portal: Portal, identifier: str, password: str) -> tuple[str, tuple[str, ...]]:
+    """An authenticator app enrolled for a ready account, set up directly (the enrolment has
+    a test of its own); returns its key and the ten recovery codes. The clock moves a step on,
+    so the enrolment's code is not the current one any more."""
+    cf = portal.cf
+    login = cf.login(identifier, password)
+    assert login.session is not None, login.code
+    setup = cf.mfa.begin_totp(login.session)
+    assert setup.secret is not None
+    code = pyotp.TOTP(setup.secret).at(portal.clock.now())
+    done = cf.mfa.confirm_totp(login.session, code)
+    assert done.status is MfaStatus.COMPLETED, done.code
+    cf.sessions.revoke(login.session.token)
+    portal.clock.advance(30)
+    return setup.secret, done.recovery_codes
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -1,9 +1,11 @@
 """Organisations in Chromium: sign-up with a SIRET (Certigna), an administrator approving a
-member who registered alone (DEFI), creating a user with a temporary password and the DEFI
-migration (a new password for everybody, by mailed link)."""
+member who registered alone (DEFI), deactivating, reactivating and unlocking a member (DEFI),
+creating a user with a temporary password and the DEFI migration (a new password for everybody,
+by mailed link)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -19,9 +21,12 @@ from tests.browser.harness import (
     mailed_text,
     outbox,
     sign_in,
+    sign_out,
     submit,
     temporary_password,
 )
+
+from credflow import StepStatus
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -133,3 +138,61 @@ def test_new_user_then_a_new_password_for_everybody(
     expect(paul.locator("#signed-in-as")).to_have_attribute("data-identifier", "paul")
     admin.goto(portal.url + "/")  # the administrator was not moved
     expect(admin.locator("#signed-in-as")).to_have_attribute("data-identifier", ADMIN)
+
+
+def test_administrator_deactivates_reactivates_and_unlocks_a_member(
+    start_portal: Callable[..., Portal], person: Callable[[], Page]
+) -> None:
+    """DEFI: a member leaves (deactivated: the organisation stops being theirs at once) and
+    comes back (reactivated: their session finds it again); then they lock themselves out and
+    the administrator unlocks them from the members page."""
+    portal = start_portal("defi")
+    admin, paul = person(), person()
+    admin_signed_in(admin, portal, ADMIN_PASSWORD)
+    member_ready(portal, "paul", "Soleil2025!")
+    sign_in(paul, portal, "paul", "Soleil2025!")
+    expect(paul.locator("#account-organisation")).to_have_text(ORGANISATION)
+
+    with admin.expect_navigation():
+        admin.click("#nav-admin")
+    member = admin.locator('tr.member[data-identifier="paul"]')
+    with admin.expect_navigation():
+        member.locator('button[name="deactivate"]').click()
+    expect_status(admin, "membership.disabled")
+    expect(member).to_have_attribute("data-status", "disabled")
+    paul.reload()
+    expect(paul.locator("#account-organisation")).to_have_text("Aucune organisation active.")
+
+    with admin.expect_navigation():
+        member.locator('button[name="reactivate"]').click()
+    expect_status(admin, "membership.active")
+    expect(member).to_have_attribute("data-status", "active")
+    paul.reload()  # the same session finds its organisation again
+    expect(paul.locator("#account-organisation")).to_have_text(ORGANISATION)
+    sign_out(paul)
+
+    for attempt in range(5):  # the lockout has a test of its own: set up directly
+        assert not portal.cf.login("paul", f"Mauvais{attempt}!").ok
+    with admin.expect_navigation():
+        admin.click("#nav-admin")
+    expect(member).to_have_attribute("data-lock", re.compile(r"^locked"))
+    with admin.expect_navigation():
+        member.locator('button[name="unlock"]').click()
+    expect_status(admin, "unlock.done")
+    expect(member.locator('button[name="unlock"]')).to_have_count(0)
+    sign_in(paul, portal, "paul", "Soleil2025!")
+    expect(paul.locator("#signed-in-as")).to_have_attribute("data-identifier", "paul")
+
+
+def member_ready(portal: Portal, identifier: str, password: str) -> None:
+    """A member the administrator created, past their first login (set up directly)."""
+    cf = portal.cf
+    admin, organisation = cf.accounts.find(ADMIN), cf.organisations.find(SIRET)
+    assert admin is not None and organisation is not None
+    created = cf.organisations.create_member(
+        admin.id, organisation.id, identifier, email=f"{identifier}@example.fr"
+    )
+    login = cf.login(identifier, created.temporary_password)
+    assert login.flow is not None
+    done = cf.first_login.change_password(login.flow, password, password)
+    assert done.status is StepStatus.COMPLETED, done.code

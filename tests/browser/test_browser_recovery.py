@@ -1,5 +1,6 @@
-"""Recovery in Chromium: a forgotten password by mailed link (Sage) and by security question
-(Sigma), a forgotten identifier behind the arithmetic check (ASP)."""
+"""Recovery in Chromium, one test per portal's variant: a forgotten password by mailed link
+(Sage), by security question (Sigma), by the sum, the question and a link that expires (ASP), by
+a link then the question (Certigna); a forgotten identifier behind the arithmetic check (ASP)."""
 
 from __future__ import annotations
 
@@ -122,3 +123,65 @@ def test_forgot_identifier_with_the_arithmetic_check(
     expect_status(page, "reminder.sent")
     body = mailed_text(page, portal, "identifier_reminder")
     assert "EK700962" in body and "EK700963" in body
+
+
+@pytest.mark.req("RS-03", "RS-05")
+def test_asp_forgot_password_check_question_then_link(
+    start_portal: Callable[..., Portal], page: Page
+) -> None:
+    """ASP Ségur: identifier and the sum, the question, then a link valid 15 minutes; an
+    expired link offers a new one, which leads to the new password."""
+    portal = start_portal("asp")
+    enrolled(portal.cf, "EK700962", "fsenez@example.fr", "Bleu2024x")
+    page.goto(portal.url + "/login")
+    with page.expect_navigation():
+        page.click("#link-forgot-password")
+    prompt = page.locator('label[for="forgot-password-form-human"]').inner_text()
+    submit(page, "forgot-password-form", value="EK700962", human=solve(prompt))
+    expect(page.locator("#question")).to_have_text(QUESTION)
+    submit(page, "answer-form", answer=ANSWER)
+    expect_status(page, "recovery.link_sent")
+    expect(status(page)).to_contain_text("15 minutes")
+
+    portal.clock.advance(16 * 60)
+    follow_mailed_link(page, portal, "reset_link")
+    submit(page, "reset-open-form")
+    expect_status(page, "recovery.link_expired")
+    submit(page, "reset-resend-form")
+    expect_status(page, "recovery.link_resent")
+    with outbox(page, portal) as tab:
+        expect(tab.locator('article.mail[data-kind="reset_link"]')).to_have_count(2)
+    follow_mailed_link(page, portal, "reset_link")  # the newest
+    submit(page, "reset-open-form")
+    expect_status(page, "recovery.new_password")
+    submit(page, "new-password-form", new="Vert2025y", confirm="Vert2025y")
+    expect(page.locator("#login-form")).to_be_visible()
+    submit(page, "login-form", identifier="EK700962", password="Vert2025y")
+    expect(page.locator("#signed-in-as")).to_have_attribute("data-identifier", "EK700962")
+
+
+@pytest.mark.req("SQ-02")
+def test_certigna_forgot_password_link_then_question(
+    start_portal: Callable[..., Portal], page: Page
+) -> None:
+    """Certigna: the identifier, a mailed link, then the question the person chose, then the
+    new password."""
+    portal = start_portal("certigna")
+    enrolled(portal.cf, "EK700962", "fsenez@example.fr", "Bleu2024x")
+    page.goto(portal.url + "/login")
+    with page.expect_navigation():
+        page.click("#link-forgot-password")
+    expect(page.locator("#forgot-password-form-human")).to_have_count(0)  # no sum here
+    submit(page, "forgot-password-form", value="EK700962")
+    expect_status(page, "recovery.link_sent")
+    follow_mailed_link(page, portal, "reset_link")
+    submit(page, "reset-open-form")
+    expect(page.locator("#question")).to_have_text(QUESTION)
+    submit(page, "answer-form", answer="rouge")
+    expect_status(page, "recovery.answer_wrong")
+    submit(page, "answer-form", answer=ANSWER)
+    expect_status(page, "recovery.new_password")
+    submit(page, "new-password-form", new="Soleil2025", confirm="Soleil2025")
+    expect(page.locator("#login-form")).to_be_visible()
+    submit(page, "login-form", identifier="EK700962", password="Soleil2025")
+    expect(page.locator("#signed-in-as")).to_have_attribute("data-identifier", "EK700962")

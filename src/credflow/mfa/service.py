@@ -260,6 +260,14 @@ class MfaService:
             return ()
         return tuple(sorted(confirmed(self._storage, account.id), key=lambda k: k.value))
 
+    def recovery_codes_left(self, session: Session | str) -> int:
+        """How many unused recovery codes the session account has (0 when the session is not
+        valid): an account page shows it beside "make new codes" before the last one goes."""
+        account = self._replies.account(session)
+        if account is None:
+            return 0
+        return self._storage.recovery_codes_left(account.id)
+
     # -- the login step ---------------------------------------------------------------------
 
     def methods(self, flow: str) -> tuple[str, ...]:
