@@ -5,7 +5,8 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from tests.factories import BASE_URL, KEY
+from tests.factories import BASE_URL, KEY, make_cf, outbox
+from tests.test_login import GOOD, ready
 
 from credflow import hashing
 from credflow.deviations import StandardsDeviationWarning
@@ -168,3 +169,37 @@ def test_lockout_wait_doubles_capped_without_overflow() -> None:
     ]
     huge = LockoutSettings(base_wait=86_400, max_wait=30 * 86_400)
     assert huge.wait_seconds(10**9) == 30 * 86_400
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["reset", "//evil.example/reset", "/a/../reset", "/reset?x=1", "/reset#top", "/ré", "/a b"],
+)
+def test_link_paths_must_be_plain_paths(path: str) -> None:
+    with pytest.raises(ConfigurationError, match="links"):
+        Settings.nist(secret_key=KEY, base_url=BASE_URL, links={"reset": path})
+
+
+@pytest.mark.req("RS-11")
+def test_mailed_links_open_the_host_apps_pages() -> None:
+    """Reset, unlock and setup links carry the host's paths, always under base_url."""
+    paths = {"reset": "/accounts/password/reset", "unlock": "/accounts/unlock", "setup": "/setup"}
+    cf = make_cf(links=paths, recovery={"steps": ["email_link"]})
+    account_id = ready(cf)
+    cf.recovery.start("adejoux")
+    for _ in range(5):
+        cf.login("adejoux", GOOD + "x")
+    cf.accounts.send_password_setup([account_id])
+    links = {
+        kind: outbox(cf).last(kind).params["link"]  # type: ignore[union-attr]
+        for kind in ("reset_link", "unlock_link", "password_setup_link")
+    }
+    for kind, page in (
+        ("reset_link", paths["reset"]),
+        ("unlock_link", paths["unlock"]),
+        ("password_setup_link", paths["setup"]),
+    ):
+        assert links[kind].startswith(f"{BASE_URL}{page}?token="), kind
+    default = Settings.nist(secret_key=KEY, base_url=BASE_URL)
+    assert default.link("setup", "t") == f"{BASE_URL}/reset?token=t"
+    assert default.link("unlock", "t") == f"{BASE_URL}/unlock?token=t"

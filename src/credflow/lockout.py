@@ -135,7 +135,7 @@ class LockoutService:
             return False
         self._tokens.void(account.id, "unlock")
         issued = self._tokens.issue(account, "unlock")
-        link = f"{self._settings.base_url}/unlock?token={issued.token}"
+        link = self._settings.link("unlock", issued.token)
         self._notifier.send(
             Message(
                 "unlock_link",

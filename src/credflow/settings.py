@@ -72,6 +72,33 @@ class Lifetimes(BaseModel):
         }
 
 
+_PATH_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-._~")
+
+
+class LinkPaths(BaseModel):
+    """The host app's pages that mailed links open, as paths under ``base_url``.
+
+    A link is ``{base_url}{path}?token=…``: only the path is the host's choice, so a link can
+    never point outside ``base_url`` (RS-11). Password setup links open the reset page unless
+    ``setup`` names another one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reset: str = "/reset"
+    unlock: str = "/unlock"
+    setup: str = "/reset"
+
+    @field_validator("reset", "unlock", "setup")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or value.startswith("//"):
+            raise ValueError("must be a path that starts with one /")
+        if len(value) > 200 or not set(value) <= _PATH_CHARACTERS or "/../" in f"{value}/":
+            raise ValueError("must be a plain path: letters, digits, / - . _ ~, no ..")
+        return value
+
+
 class LockoutSettings(BaseModel):
     """Lock after ``threshold`` consecutive failures; wait ``base_wait`` seconds, doubling per
     further lock up to ``max_wait`` (or until unlocked when ``until_unlocked``). LK-01..LK-03."""
@@ -243,6 +270,7 @@ class Settings(BaseModel):
     hashing: Profile = RFC_9106_LOW_MEMORY
     hash_concurrency: int | None = Field(default=None, ge=1, le=1024)
     lifetimes: Lifetimes = Field(default_factory=Lifetimes)
+    links: LinkPaths = Field(default_factory=LinkPaths)
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
@@ -421,6 +449,10 @@ class Settings(BaseModel):
         values = {name: getattr(self, name) for name in type(self).model_fields}
         values.update(changes)
         return self.build(**values)
+
+    def link(self, page: Literal["reset", "unlock", "setup"], token: str) -> str:
+        """The URL a mail carries for ``token``: ``base_url``, the page's path, the token."""
+        return f"{self.base_url}{getattr(self.links, page)}?token={token}"
 
     @property
     def signing_keys(self) -> tuple[bytes, tuple[bytes, ...]]:

@@ -534,7 +534,7 @@ class RecoveryService:
                             lang,
                             {
                                 "identifier": updated.identifier,
-                                "link": f"{self._settings.base_url}/reset?token={issued.token}",
+                                "link": self._settings.link("setup", issued.token),
                                 "expires_hours": str(
                                     -(-self._settings.lifetimes.setup_link // 3600)
                                 ),
@@ -843,7 +843,7 @@ class RecoveryService:
                     lang,
                     {
                         "identifier": account.identifier,
-                        "link": f"{self._settings.base_url}/reset?token={issued.token}",
+                        "link": self._settings.link("reset", issued.token),
                         "expires_minutes": minutes,
                     },
                     secret_params=frozenset({"link"}),
@@ -860,7 +860,7 @@ class RecoveryService:
                 lang,
                 {
                     "identifier": "-",
-                    "link": f"{self._settings.base_url}/reset?token={issued.token}",
+                    "link": self._settings.link("reset", issued.token),
                     "expires_minutes": minutes,
                 },
                 secret_params=frozenset({"link"}),
