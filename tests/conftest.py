@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles and the ``req`` marker.
+"""Shared test configuration: hypothesis profiles and the credflow pytest plugin.
 
 ``HYPOTHESIS_PROFILE=ci`` (set by ``make test`` when ``CI=true``) runs more examples.
 """
@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
-# The storage contract is a helper module of assertions: rewrite them for readable failures.
-pytest.register_assert_rewrite("tests.storage_contract", "storage_contract")
+# The credflow plugin (fixtures credflow_app, outbox...; assertion rewriting of the published
+# storage suites). Its entry point is disabled in pyproject (`-p no:credflow`) so that it loads
+# here, once pytest-cov measures. pytester runs the host app example (examples/hostapp).
+pytest_plugins = ["credflow.testing.plugin", "pytester"]
 
 settings.register_profile(
     "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -1,5 +1,7 @@
 """Storage adapters for the storage test modules: memory, SQLite (memory and file), PostgreSQL.
 
+``race`` and ``WORKERS`` come from the published ``credflow.testing.races``.
+
 PostgreSQL comes from ``CREDFLOW_TEST_POSTGRES_URL`` (``scripts/with-postgres.sh`` starts a
 throwaway server and sets it). When the variable is missing, the PostgreSQL tests FAIL with a
 clear message, unless ``CREDFLOW_SKIP_POSTGRES=1`` is set explicitly: then they are skipped, with
@@ -11,12 +13,9 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -24,6 +23,7 @@ import sqlalchemy as sa
 from credflow.storage.memory import MemoryStorage
 from credflow.storage.protocols import Storage
 from credflow.storage.sql import SQLStorage, metadata
+from credflow.testing.races import WORKERS, race
 
 __all__ = [
     "ADAPTERS",
@@ -133,22 +133,3 @@ def admin_engine() -> sa.Engine:
     """A separate, unpooled engine on the test server, for inspection and fault injection."""
     url = postgres_url().replace("postgresql://", "postgresql+psycopg://", 1)
     return sa.create_engine(url, poolclass=sa.pool.NullPool)
-
-
-WORKERS = 16
-R = TypeVar("R")
-
-
-def race(work: Callable[[int], R]) -> list[R | Exception]:
-    """Run ``work(0..15)`` on sixteen threads released at once; exceptions come back as values."""
-    barrier = threading.Barrier(WORKERS)
-
-    def run(worker: int) -> R | Exception:
-        barrier.wait(timeout=30)
-        try:
-            return work(worker)
-        except Exception as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(run, range(WORKERS)))

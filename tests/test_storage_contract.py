@@ -1,4 +1,5 @@
-"""The storage contract (tests/storage_contract.py) against every adapter credflow ships (DB-03).
+"""The published storage contract (credflow.testing.StorageContract) against every adapter
+credflow ships (DB-03), imported as an adapter author would.
 
 The last test checks the contract itself: it must fail on adapters with typical bugs.
 """
@@ -24,7 +25,7 @@ from credflow.storage.records import (
     TokenRecord,
 )
 from credflow.storage.sql import SQLStorage
-from storage_contract import StorageContract
+from credflow.testing import StorageContract
 from storage_fixtures import empty_postgres_storage, sqlite_file_url
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from credflow import hashing
 from credflow.storage.records import RecoveryCode
-from storage_contract import T0, make_code, phc
+from credflow.testing.contract import T0, make_code, phc
 
 SHA256_HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 

@@ -23,7 +23,7 @@ from credflow.errors import (
 from credflow.storage import sql
 from credflow.storage.records import ConsumeOutcome, MfaKind
 from credflow.storage.sql import SQLStorage, metadata
-from storage_contract import (
+from credflow.testing.contract import (
     T0,
     make_account,
     make_code,

@@ -2,7 +2,7 @@
 
 Each method is atomic on its own. ``transaction()`` groups several calls into one all-or-nothing
 unit: the services use it for every multi-write step (password set + token burn + counter reset +
-event). The contract suite in ``tests/storage_contract.py`` pins the exact behaviour.
+event). The contract suite ``credflow.testing.StorageContract`` pins the exact behaviour.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The storage contract: one suite that every credflow storage adapter must pass (DB-03).
 
-It pins the behaviour documented in ``credflow.storage.protocols.Storage``. To check an adapter,
-subclass ``StorageContract`` in a test module (its name must start with ``Test``) and supply a
-factory::
+It pins the behaviour documented in ``credflow.storage.protocols.Storage``, one thread at a time.
+To check an adapter, subclass ``StorageContract`` in a test module (its class name must start with
+``Test``) and supply a factory::
 
-    from storage_contract import StorageContract
+    from credflow.testing import StorageContract
 
     class TestMyStorage(StorageContract):
         def make_storage(self) -> Storage:
@@ -15,8 +15,9 @@ factory::
 
 ``self.tmp_path`` is a fresh temporary directory (``pathlib.Path``) when ``make_storage`` runs,
 for adapters that keep files. The class itself has no ``Test`` prefix, so pytest only collects
-it through subclasses. Concurrency (exactly one winner of a race) is tested separately, in
-``tests/test_storage_races.py``.
+it through subclasses. Concurrency (exactly one winner of a race) is ``StorageRaces``, in
+``credflow.testing.races``. The record builders below are public: adapter authors may reuse them.
+Needs pytest (``pip install credflow[testing]``).
 """
 
 from __future__ import annotations
