@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 from tests.factories import clock, make_cf, outbox
+from tests.test_login import GOOD, ready
 from tests.test_registration import EMAIL, PASSWORD, last_code, other, register
 
 from credflow.errors import ConcurrentUpdate, DuplicateIdentifier, InvalidEmail, InvalidInput
 from credflow.facade import Credflow
-from credflow.results import LoginStatus, VerificationResult, VerificationStatus
+from credflow.results import LoginStatus, RecoveryStatus, VerificationResult, VerificationStatus
 from credflow.storage.records import AccountStatus, PasswordCredential, email_key
 from credflow.tokens import TokenOutcome, nonce_hash
 
@@ -101,8 +102,58 @@ def test_a_recovery_code_mailed_before_the_change_stops_working(change: bool) ->
         cf.email_change.confirm(start(cf, session).flow or "", last_code(cf, NEW))
     result = cf.recovery.submit_code(flow, code)
     assert (result.code, result.step) == (
-        ("recovery.code_wrong", "code_sent") if change else (result.code, "new_password")
+        ("recovery.code_wrong", "code_sent")
+        if change
+        else ("recovery.new_password", "new_password")
     )
+
+
+@pytest.mark.parametrize("change", [True, False])
+def test_a_reset_link_opened_before_the_change_cannot_finish(change: bool) -> None:
+    """The link was opened from the old mailbox: once the owner moved address, the flow it
+    started cannot set a password."""
+    cf = make_cf(recovery={"steps": ["email_link"]})
+    _, session = signed_in(cf, identifier="adejoux")
+    cf.recovery.start("adejoux")
+    link = outbox(cf).last("reset_link").params["link"]  # type: ignore[union-attr]
+    opened = cf.recovery.open_link(link.split("token=")[1])
+    assert opened.step == "new_password"
+    if change:
+        cf.email_change.confirm(start(cf, session).flow or "", last_code(cf, NEW))
+    result = cf.recovery.set_password(opened.flow or "", "Vert2025-long", "Vert2025-long")
+    assert result.status is (RecoveryStatus.INVALID if change else RecoveryStatus.COMPLETED)
+
+
+@pytest.mark.parametrize("step", ["answer", "submit_code"])
+def test_an_address_replaced_during_a_step_gets_nothing(step: str) -> None:
+    """The email change lands between the step's read of the account and its transaction:
+    the step re-reads the account there and mails nothing to the old address."""
+    steps = ["security_question", "email_link"] if step == "answer" else ["email_code"]
+    cf = make_cf(recovery={"steps": steps})
+    account_id = ready(cf, "adejoux", email=EMAIL)
+    session = cf.login("adejoux", GOOD).session
+    assert session is not None
+    changing = cf.email_change.start(session.token, NEW, password=GOOD).flow or ""
+    confirmation = last_code(cf, NEW)
+    flow = cf.recovery.start("adejoux").flow or ""
+    mailed = outbox(cf).last("reset_code")
+    real_load = cf.recovery._load
+
+    def load_then_change(*args: Any) -> Any:
+        loaded = real_load(*args)
+        assert cf.email_change.confirm(changing, confirmation).ok
+        return loaded
+
+    cf.recovery._load = load_then_change  # type: ignore[method-assign]
+    outbox(cf).clear()
+    if step == "answer":
+        result = cf.recovery.answer(flow, "bleu")
+    else:
+        assert mailed is not None
+        result = cf.recovery.submit_code(flow, mailed.params["code"])
+    assert result.status is RecoveryStatus.INVALID
+    assert not [m for m in outbox(cf).messages if m.kind == "reset_link"]
+    assert cf.accounts.get(account_id).email == NEW
 
 
 def test_a_new_reset_goes_to_the_new_address() -> None:

@@ -397,3 +397,64 @@ def test_parallel_correct_logins_after_a_lapsed_lock_all_succeed(storage: Storag
         assert account.lockouts == 0
         assert account.locked_until is None
         assert cfs[0].lockout.failures(account_id) == 0
+
+
+# -- the account changed while the hash ran -------------------------------------------------------
+# The verify takes ~100 ms in production; whatever happened to the account meanwhile wins over
+# a password checked against the hash read before it.
+
+OTHER_NEW = "Zq7000newPass"
+
+
+def _changes(cf: Credflow, account_id: str) -> dict[str, Callable[[], None]]:
+    return {
+        "new password": lambda: (
+            cf.passwords.apply(cf.accounts.get(account_id), OTHER_NEW, event_by="test", locale="fr")
+            and None
+        ),
+        "disabled": lambda: cf.accounts.disable(account_id),
+        "deleted": lambda: cf.accounts.delete(account_id) and None,
+    }
+
+
+@pytest.mark.req("LK-12", "SS-03")
+@pytest.mark.parametrize("change", ["new password", "disabled", "deleted"])
+def test_a_login_whose_account_changed_during_the_hash_is_denied(change: str) -> None:
+    plain = make_cf(**DIRECT)
+    account_id = ready(plain, "Agent.Changed")
+    paused = Credflow(
+        storage=plain.storage,
+        settings=classic_settings(**DIRECT),
+        notifier=Outbox(),
+        clock=FrozenClock(plain.clock.now()),
+        hasher=PausingHasher(_changes(plain, account_id)[change]),
+    )
+
+    result = paused.login("Agent.Changed", GOOD)
+
+    assert result.status is LoginStatus.DENIED
+    reasons = [e.details.get("reason") for e in plain.storage.events() if e.type == "login_failed"]
+    assert reasons == ["account_changed"]
+    assert not [e for e in plain.storage.events() if e.type == "session_issued"][1:]
+
+
+@pytest.mark.req("LK-12")
+@pytest.mark.parametrize("change", ["new password", "disabled", "deleted"])
+def test_a_password_change_whose_account_changed_during_the_hash_is_refused(change: str) -> None:
+    plain = make_cf(**DIRECT)
+    account_id = ready(plain, "Agent.Changed")
+    paused = Credflow(
+        storage=plain.storage,
+        settings=classic_settings(**DIRECT),
+        notifier=Outbox(),
+        clock=FrozenClock(plain.clock.now()),
+        hasher=PausingHasher(_changes(plain, account_id)[change]),
+    )
+
+    result = paused.passwords.change("Agent.Changed", GOOD, "Yb8111other", "Yb8111other")
+
+    assert result.status is StepStatus.REFUSED
+    refused = [e for e in plain.storage.events() if e.type == "password_change_refused"]
+    assert [e.details.get("reason") for e in refused] == ["account_changed"]
+    if change == "new password":
+        assert plain.login("Agent.Changed", OTHER_NEW).ok

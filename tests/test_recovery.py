@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from tests.factories import clock, make_cf, outbox
+from tests.factories import KEY, OLD_KEY, classic_settings, clock, make_cf, outbox
 from tests.test_login import GOOD, ready
 
 from credflow.errors import ConfigurationError, InvalidInput, UnknownAccount
@@ -444,3 +444,62 @@ def test_a_failed_send_leaves_nothing_consumed_or_counted() -> None:
     notifier.fail = False
     assert cf.recovery.start("adejoux").step == "link_sent"  # the failed try was not counted
     assert len(notifier.sent) == 1
+
+
+# -- key rotation, accounts without an address, flows stored before an upgrade -----------------
+
+
+@pytest.mark.parametrize("steps", [["security_question", "email_link"], ["email_code"]])
+def test_a_flow_opened_before_a_key_rotation_goes_on(steps: list[str]) -> None:
+    """The address binding and the code are checked under the fallback keys too."""
+    before = make_cf(secret_key=OLD_KEY, recovery={"steps": steps})
+    ready(before)
+    flow = before.recovery.start("adejoux").flow or ""
+    after = Credflow(
+        storage=before.storage,
+        settings=classic_settings(
+            secret_key=KEY, fallback_keys=[OLD_KEY], recovery={"steps": steps}
+        ),
+        notifier=before.notifier,
+        clock=before.clock,
+    )
+    if steps[0] == "email_code":
+        result = after.recovery.submit_code(flow, last_params(before, "reset_code")["code"])
+        assert result.step == "new_password"
+    else:
+        assert after.recovery.answer(flow, "bleu").code == "recovery.link_sent"
+
+
+def last_params(cf: Credflow, kind: str) -> dict[str, str]:
+    message = outbox(cf).last(kind)
+    assert message is not None
+    return dict(message.params)
+
+
+@pytest.mark.req("RS-03")
+def test_a_known_account_without_an_address_does_the_decoys_work() -> None:
+    """Nothing can be mailed, so the start does what an unknown identifier's does: a decoy
+    link is voided, signed and stored, and the answer is the same."""
+    cf = cf_with("email_link")
+    cf.accounts.create("sans.adresse", email=None, temporary=False)
+    known = cf.recovery.start("sans.adresse")
+    unknown = cf.recovery.start("personne")
+    assert (known.status, known.code) == (unknown.status, unknown.code)
+    decoys = {k for k in cf.storage._open_tokens if k.startswith("decoy:")}  # type: ignore[attr-defined]
+    assert len(decoys) == 2
+    assert not outbox(cf).messages
+
+
+def test_flows_stored_before_the_pseudonyms_still_work() -> None:
+    """A flow stored by an earlier version kept the typed key and no address binding."""
+    cf = cf_with("email_code")
+    ready(cf)
+    flow = cf.recovery.start("adejoux").flow or ""
+    record = cf.storage.get_flow(__import__("credflow.tokens").tokens.nonce_hash(flow))
+    assert record is not None
+    data = {k: v for k, v in record.data.items() if k not in ("rate", "mail")}
+    data["key"] = "adejoux"
+    cf.storage.advance_flow(record.model_copy(update={"data": data}), expected_state=record.state)
+    assert cf.recovery.resend_code(flow).step == "code_sent"
+    code = last_params(cf, "reset_code")["code"]
+    assert cf.recovery.submit_code(flow, code).step == "new_password"

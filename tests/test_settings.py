@@ -200,6 +200,16 @@ def test_mailed_links_open_the_host_apps_pages() -> None:
         ("password_setup_link", paths["setup"]),
     ):
         assert links[kind].startswith(f"{BASE_URL}{page}?token="), kind
+    cf.registration.register("adejoux@example.fr", GOOD, GOOD)  # the address is taken
+    exists = outbox(cf).last("account_exists")
+    assert exists is not None
+    assert exists.params["reset_url"] == f"{BASE_URL}/password/forgot"
+    moved = make_cf(links={"forgot": "/accounts/forgot"})
+    ready(moved)
+    moved.registration.register("adejoux@example.fr", GOOD, GOOD)
+    assert outbox(moved).last("account_exists").params["reset_url"] == (  # type: ignore[union-attr]
+        f"{BASE_URL}/accounts/forgot"
+    )
     default = Settings.nist(secret_key=KEY, base_url=BASE_URL)
     assert default.link("setup", "t") == f"{BASE_URL}/reset?token=t"
     assert default.link("unlock", "t") == f"{BASE_URL}/unlock?token=t"

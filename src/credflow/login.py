@@ -20,7 +20,7 @@ from credflow.flows.login import LoginEvent, LoginFacts, LoginState
 from credflow.hashing import Hasher, too_long
 from credflow.lockout import LockoutService
 from credflow.messages import Messages
-from credflow.passwords import PasswordService
+from credflow.passwords import PasswordService, changed_during_hash
 from credflow.results import LoginResult, LoginStatus, StepResult, StepStatus
 from credflow.sessions import SessionService
 from credflow.settings import Settings
@@ -133,7 +133,15 @@ class LoginService:
             return self._deny(account, facts, lang)
         assert account is not None
         assert credential is not None
-        fresh = self._storage.get_account(account.id) or account
+        fresh = self._storage.get_account(account.id)
+        # Deleted, disabled or given a new password while the hash ran: the password was checked
+        # against a hash that is no longer the account's.
+        if changed_during_hash(account, fresh):
+            self._audit.record("login_failed", account.id, reason="account_changed")
+            return LoginResult(
+                LoginStatus.DENIED, "login.denied", self._messages.render("login.denied", lang)
+            )
+        assert fresh is not None
         if self._lockout.is_locked(fresh):  # locked by a parallel attempt during the verify
             self._audit.record("login_failed", account.id, reason="account_locked")
             return LoginResult(

@@ -41,7 +41,7 @@ from credflow.storage.records import (
     identifier_key,
 )
 
-__all__ = ["NewPassword", "PasswordService"]
+__all__ = ["NewPassword", "PasswordService", "changed_during_hash"]
 
 _REFUSAL_CODES = {
     "account_locked": "password.old_wrong",
@@ -270,7 +270,11 @@ class PasswordService:
             return self._result(StepStatus.REFUSED, _REFUSAL_CODES[reason], lang, failures=failures)
         assert account is not None
         with self._storage.transaction():
-            fresh = self._storage.get_account(account.id) or account
+            fresh = self._storage.get_account(account.id)
+            if changed_during_hash(account, fresh):  # deleted, disabled or a new password
+                self._audit.record("password_change_refused", account.id, reason="account_changed")
+                return self._result(StepStatus.REFUSED, "password.old_wrong", lang)
+            assert fresh is not None
             if self._lockout.is_locked(fresh):  # locked by a parallel attempt during the verify
                 self._audit.record("password_change_refused", account.id, reason="account_locked")
                 return self._result(StepStatus.REFUSED, "password.old_wrong", lang)
@@ -292,3 +296,13 @@ class PasswordService:
         return StepResult(
             status, code, self._messages.render(code, lang), session=session, failures=failures
         )
+
+
+def changed_during_hash(before: Account, now: Account | None) -> bool:
+    """True when the account read before the hash is no longer one the verified password may
+    open: deleted, no longer active, or given a new password (credential version) meanwhile."""
+    return (
+        now is None
+        or now.status is not AccountStatus.ACTIVE
+        or now.credential_version != before.credential_version
+    )

@@ -329,7 +329,7 @@ class RegistrationService:
                     "account_exists",
                     address,
                     lang,
-                    {"login_url": base + "/", "reset_url": base + "/reset"},
+                    {"login_url": base + "/", "reset_url": base + self._settings.links.forgot},
                 )
             )
 

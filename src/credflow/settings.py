@@ -80,7 +80,8 @@ class LinkPaths(BaseModel):
 
     A link is ``{base_url}{path}?token=…``: only the path is the host's choice, so a link can
     never point outside ``base_url`` (RS-11). Password setup links open the reset page unless
-    ``setup`` names another one.
+    ``setup`` names another one. ``forgot`` is the page that starts a recovery, which the
+    "you already have an account" mail of a registration points to (it carries no token).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,13 +89,16 @@ class LinkPaths(BaseModel):
     reset: str = "/reset"
     unlock: str = "/unlock"
     setup: str = "/reset"
+    forgot: str = "/password/forgot"
 
-    @field_validator("reset", "unlock", "setup")
+    @field_validator("reset", "unlock", "setup", "forgot")
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or value.startswith("//"):
             raise ValueError("must be a path that starts with one /")
-        if len(value) > 200 or not set(value) <= _PATH_CHARACTERS or "/../" in f"{value}/":
+        if len(value) > 200:
+            raise ValueError("must be at most 200 characters")
+        if not set(value) <= _PATH_CHARACTERS or "/../" in f"{value}/":
             raise ValueError("must be a plain path: letters, digits, / - . _ ~, no ..")
         return value
 

@@ -204,9 +204,10 @@ class TokenService:
 
         The record belongs to the pseudo-account ``decoy:<pseudonym>``. The caller derives
         ``pseudonym`` from what the person typed with an HMAC under the secret key (a digest it
-        needs anyway, for its rate limit), so a repeated request voids the previous decoy just
-        as a repeated real one voids the previous link. No token names the pseudo-account, so
-        the record can never be redeemed; ``purge_expired`` removes it with the real ones.
+        needs anyway, for its rate limit; never pass raw input), so a repeated request voids the
+        previous decoy just as a repeated real one voids the previous link. The returned token
+        is never sent, and could not be redeemed anyway: no account has the pseudo-account's id.
+        ``purge_expired`` removes the record with the real ones.
         """
         pseudo = "decoy:" + pseudonym
         self.void(pseudo, purpose)

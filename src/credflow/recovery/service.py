@@ -94,7 +94,7 @@ class RecoveryService:
         self._human = human_check
         self._login = login
         self._mfa = mfa
-        self._key = settings.signing_keys[0]
+        self._key, self._fallback_keys = settings.signing_keys
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -207,6 +207,8 @@ class RecoveryService:
             changes, code = self._plan(record, target, remaining[1:])
         try:
             with self._storage.transaction():
+                if right:
+                    account = self._still_current(record)
                 self._advance(record, target, changes)
                 if not right and account is not None and question is not None:
                     self._storage.increment_counter(self._answer_key(account.id), self._clock.now())
@@ -229,7 +231,7 @@ class RecoveryService:
                 assert account is not None
                 if record.kind == REMINDER:
                     self._storage.delete_flow(record.handle_hash)
-                    self._send_reminder(self._accounts(record.data["key"], True), lang)
+                    self._send_reminder(self._accounts(account.email_key or "", True), lang)
                     return self._result(RecoveryStatus.COMPLETED, "reminder.sent", lang)
                 return self._after_step(record, target, account, code, flow, lang)
         except ConcurrentUpdate:
@@ -249,8 +251,9 @@ class RecoveryService:
         record, account = loaded
         if self._clock.now() > datetime.fromisoformat(record.data["code_expires"]):
             return self._result(RecoveryStatus.EXPIRED, "recovery.expired", lang)
-        right = account is not None and code_matches(
-            record.data["code"], self._key, record.handle_hash, text
+        right = account is not None and any(
+            code_matches(record.data["code"], key, record.handle_hash, text)
+            for key in (self._key, *self._fallback_keys)
         )
         attempts = int(record.data["attempts"]) - (0 if right else 1)
         remaining = list(record.data["remaining"])
@@ -268,6 +271,8 @@ class RecoveryService:
             changes.setdefault("code", "")  # the used code never works again
         try:
             with self._storage.transaction():
+                if right:
+                    account = self._still_current(record)
                 self._advance(record, target, changes)
                 if target is RecoveryState.FAILED:
                     return self._result(RecoveryStatus.FAILED, "recovery.failed", lang)
@@ -294,9 +299,10 @@ class RecoveryService:
         record, account = loaded
         try:
             with self._storage.transaction():
-                allowed = self._within_rate(self._pseudonym(record.data["key"]))
+                allowed = self._within_rate(self._rate_name(record))
                 code, data = self._new_code(record.handle_hash)
                 self._advance(record, RecoveryState.CODE_SENT, data)
+                account = self._current(record) if account is not None else None
                 if account is not None and allowed:
                     self._mail_code(account, code, lang)
         except ConcurrentUpdate:
@@ -441,7 +447,7 @@ class RecoveryService:
         if isinstance(loaded, RecoveryResult):
             return loaded
         record, account = loaded
-        if account is None:  # cannot happen: only proven flows reach this state
+        if account is None:  # changed under the flow (disabled, a new password or address)
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
         if not record.data.get("mfa_passed") and self._mfa.has_factor(account):
             # A factor confirmed after this flow passed its steps: start again (RS-13).
@@ -467,8 +473,7 @@ class RecoveryService:
             with self._storage.transaction():
                 self._advance(record, target, {})
                 self._storage.delete_flow(record.handle_hash)
-                current = self._storage.get_account(account.id) or account
-                current = self._lockout.clear(current, by="reset")
+                current = self._lockout.clear(self._still_current(record), by="reset")
                 updated = self._passwords.apply(current, new, event_by="recovery", locale=lang)
                 self._tokens.void(updated.id, "reset")
                 self._audit.record("recovery_completed", updated.id)
@@ -577,14 +582,15 @@ class RecoveryService:
         )
         return [a for a in found if a.status is AccountStatus.ACTIVE]
 
-    def _pseudonym(self, key: str) -> str:
+    def _pseudonym(self, key: str, secret: bytes | None = None) -> str:
         """A keyed digest of the typed identifier or email key.
 
         It names the request's rate-limit counter, so counters never hold what a visitor typed
         (an unknown address is personal data too), and, when no account matches, the decoy's
         pseudo-account. Known and unknown requests compute it alike, so it costs them the same.
         """
-        return hmac.digest(self._key, b"credflow.recovery:" + key.encode(), "sha256")[:16].hex()
+        digest = hmac.digest(secret or self._key, b"credflow.recovery:" + key.encode(), "sha256")
+        return digest[:16].hex()
 
     def _within_rate(self, name: str) -> bool:
         """Count one request against ``name`` in the current fixed window (RS-12)."""
@@ -638,7 +644,7 @@ class RecoveryService:
         question = self._storage.get_question(account.id) if account is not None else None
         data: dict[str, Any] = {
             "remaining": [s.value for s in rest],
-            "key": key,
+            "rate": self._pseudonym(key),
             "cv": account.credential_version if account is not None else 0,
             "mail": self._mail_binding(account),
             "question": question.question if question is not None else self._decoy(key),
@@ -691,25 +697,53 @@ class RecoveryService:
             return self._result(RecoveryStatus.EXPIRED, "recovery.expired", lang)
         if record.state != expected.value:
             return self._result(RecoveryStatus.INVALID, "recovery.invalid", lang)
-        account = None
-        if record.account_id is not None:
-            account = self._storage.get_account(record.account_id)
-            if (
-                account is None
-                or account.status is not AccountStatus.ACTIVE
-                or account.credential_version != record.data.get("cv")
-                or record.data.get("mail", self._mail_binding(account))
-                != self._mail_binding(account)
-            ):
-                # Changed under the flow (a new password, or a new address that the codes and
-                # links must now go to): from here on it behaves like an unknown account.
-                account = None
-        return record, account
+        return record, self._current(record)
+
+    def _current(self, record: FlowRecord) -> Account | None:
+        """The flow's account as stored now, or None when the flow is bound to none or the
+        account changed under it: disabled or deleted, a new password (credential version), or
+        a new address that codes and links must now go to. Such a flow goes on like one for an
+        unknown account. Steps that mail call it again inside their transaction."""
+        if record.account_id is None:
+            return None
+        account = self._storage.get_account(record.account_id)
+        if (
+            account is None
+            or account.status is not AccountStatus.ACTIVE
+            or account.credential_version != record.data.get("cv")
+        ):
+            return None
+        bound = record.data.get("mail")  # flows stored before the binding have none
+        if bound is not None and bound not in self._mail_bindings(account):
+            return None
+        return account
+
+    def _still_current(self, record: FlowRecord) -> Account:
+        """Inside a step's transaction, before it mails or moves on: the account read again,
+        or ConcurrentUpdate (the step then answers ``invalid``) when it changed since the flow
+        was loaded, so nothing goes to an address that was just replaced."""
+        account = self._current(record)
+        if account is None:
+            raise ConcurrentUpdate("the account changed during the step")
+        return account
 
     def _mail_binding(self, account: Account | None) -> str:
-        """A keyed digest of the account's address when the flow opened: a flow outlives no
-        email change, as a reset link does not (flows stored before it have no binding)."""
-        return "" if account is None else self._pseudonym(f"mail:{account.email_key or ''}")
+        """A keyed digest of the account's address when the flow opens (computed for no account
+        too, so known and unknown requests do the same work)."""
+        address = (account.email_key or "") if account is not None else ""
+        return self._pseudonym(f"mail:{address}")
+
+    def _mail_bindings(self, account: Account) -> set[str]:
+        """The digests of the account's address under the current and fallback keys: a
+        rotated key does not end flows opened before it."""
+        text = f"mail:{account.email_key or ''}"
+        return {self._pseudonym(text, key) for key in (self._key, *self._fallback_keys)}
+
+    def _rate_name(self, record: FlowRecord) -> str:
+        """The rate-limit counter of the flow's request (flows stored before pseudonyms
+        kept the typed key: it is turned into the pseudonym here)."""
+        name = record.data.get("rate")
+        return name if isinstance(name, str) else self._pseudonym(str(record.data.get("key", "")))
 
     def _advance(self, record: FlowRecord, target: RecoveryState, changes: dict[str, Any]) -> None:
         """Compare-and-set the flow to ``target`` (raises ConcurrentUpdate when raced)."""
@@ -798,7 +832,11 @@ class RecoveryService:
         if target in (RecoveryState.NEW_PASSWORD, RecoveryState.MFA):
             handle = new_handle()
             now = self._clock.now()
-            data: dict[str, Any] = {"remaining": [], "key": "", "cv": account.credential_version}
+            data: dict[str, Any] = {
+                "remaining": [],
+                "cv": account.credential_version,
+                "mail": self._mail_binding(account),
+            }
             if target is RecoveryState.MFA:
                 data["attempts"] = self._config.code_attempts
             self._storage.save_flow(
@@ -831,9 +869,11 @@ class RecoveryService:
         Without an account, ``decoy`` (the request's pseudonym) names the decoy's
         pseudo-account."""
         minutes = str(self._settings.lifetimes.recovery_link // 60)
+        mailed = False
         for account in accounts:
             if account.email is None:
                 continue
+            mailed = True
             self._tokens.void(account.id, "reset")
             issued = self._tokens.issue(account, "reset")
             self._notifier.send(
@@ -849,10 +889,10 @@ class RecoveryService:
                     secret_params=frozenset({"link"}),
                 )
             )
-        if not accounts:
+        if not mailed and decoy:
             # The same work as a real link, minus the mail: void, sign and store a token (for a
             # pseudo-account nobody can name), build the message, so the time does not tell the
-            # account is absent.
+            # account is absent, or has no address.
             issued = self._tokens.decoy("reset", decoy)
             Message(
                 "reset_link",
