@@ -32,6 +32,8 @@ from bench.common import (
     Row,
     Settings,
     Table,
+    TimingHasher,
+    in_call_cost_us,
     measure_interleaved,
     paired_interval_note,
 )
@@ -73,6 +75,9 @@ def _login_row(
 ) -> Row:
     credflow_login(storage, hasher, logins[0])  # warm-up: SQLAlchemy compiles its queries
     raw_verify(reference, logins[0])
+    timing = hasher if isinstance(hasher, TimingHasher) else None
+    if timing is not None:
+        timing.verify_seconds.clear()
     ours, theirs = measure_interleaved(
         [
             rotating(logins, lambda login: credflow_login(storage, hasher, login)),
@@ -81,7 +86,11 @@ def _login_row(
         calls=1,
         repetitions=pairs,
     )
-    return Row(name, ours, theirs, target)
+    direct = None
+    if timing is not None and target is not None:
+        cost = in_call_cost_us(ours, timing.verify_seconds)
+        direct = (theirs.us_per_call + cost) / theirs.us_per_call
+    return Row(name, ours, theirs, target, direct)
 
 
 def _lookup_cost(storage: Storage, logins: Sequence[Login], calls: int, reps: int) -> Measurement:
@@ -133,7 +142,7 @@ def run(settings: Settings) -> Table:
     from credflow.storage.sql import SQLStorage
 
     pairs = PAIRS_PER_REPETITION * settings.repetitions
-    hasher = production_hasher()
+    hasher = TimingHasher(production_hasher().profile)  # records each verify: the direct ratio
     reference = reference_hasher()
     rows: list[Row] = []
     lookups: dict[str, Measurement] = {}

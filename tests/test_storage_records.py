@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from credflow import hashing
-from credflow.storage.records import RecoveryCode
+from credflow.storage.records import RecoveryCode, new_account_id
 from credflow.testing.contract import T0, make_code, phc
 
 SHA256_HEX = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -113,3 +113,10 @@ def test_repr_and_str_show_neither_the_selector_nor_the_hash(selector: str, name
         assert code.code_hash not in text
         assert code.code_hash.split("$")[-1] not in text  # not even the digest part
         assert "acc-1" in text  # the rest is still there to debug with
+
+
+def test_new_account_ids_never_start_with_a_dash() -> None:
+    """A command line would read such an id as an option; one draw in 64 starts with '-'."""
+    ids = [new_account_id() for _ in range(5000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert len(set(ids)) == 5000 and {len(i) for i in ids} == {22}

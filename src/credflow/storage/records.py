@@ -123,8 +123,11 @@ def email_key(email: str) -> str:
 
 
 def new_account_id() -> str:
-    """An opaque, random account id (128 bits, URL-safe)."""
-    return secrets.token_urlsafe(16)
+    """An opaque, random account id (128 bits, URL-safe), never starting with ``-``: a command
+    line would take such an id for an option."""
+    while (value := secrets.token_urlsafe(16)).startswith("-"):
+        pass  # one draw in 64; drawing again keeps the ids uniform
+    return value
 
 
 class _Record(BaseModel):
