@@ -33,6 +33,46 @@ def test_default_profile_is_rfc_9106_low_memory() -> None:
     assert Hasher().profile is profile
 
 
+@pytest.mark.req("ST-03")
+def test_the_high_memory_profile_is_rfc_9106s_first_option() -> None:
+    profile = hashing.RFC_9106_HIGH_MEMORY
+    expected = argon2.profiles.RFC_9106_HIGH_MEMORY
+    assert (profile.time_cost, profile.memory_cost, profile.parallelism) == (1, 2 * 1024**2, 4)
+    assert (profile.time_cost, profile.memory_cost, profile.parallelism) == (
+        expected.time_cost,
+        expected.memory_cost,
+        expected.parallelism,
+    )
+    assert profile.meets_floor()
+
+
+@pytest.mark.slow
+@pytest.mark.req("ST-03")
+def test_a_hasher_on_the_high_memory_profile_hashes_with_its_parameters() -> None:
+    hasher = Hasher(hashing.RFC_9106_HIGH_MEMORY, max_concurrent=1)  # 2 GiB, one hash at a time
+    assert hasher.profile is hashing.RFC_9106_HIGH_MEMORY
+    params = argon2.extract_parameters(hasher.hash("Bleu2024x"))
+    assert params.type is argon2.Type.ID
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (1, 2097152, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.req("ST-09")
+def test_a_production_hash_costs_well_under_a_second_here() -> None:
+    """The Password Storage cheat sheet's bound (< 1 s per hash), on the machine running the
+    suite: the median of five hashes and five verifies with the default profile."""
+    hasher = Hasher(max_concurrent=1)
+    phc = hasher.hash("Bleu2024x")
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        hasher.hash("Bleu2024x")
+        hasher.verify(phc, "Bleu2024x")
+        times.append((time.perf_counter() - start) / 2)
+    median = sorted(times)[2]
+    assert 0.001 < median < 1.0, f"{median:.3f} s per hash"
+
+
 @pytest.mark.req("ST-01", "ST-02")
 def test_production_hash_is_argon2id_with_default_parameters() -> None:
     phc = Hasher(max_concurrent=1).hash("Bleu2024x")

@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.factories import clock, make_cf, outbox
 
 from credflow import hashing
@@ -244,6 +246,56 @@ def test_lock_until_unlocked_setting_and_hard_cap() -> None:
     clock(capped).advance(30 * 86400)
     assert capped.lockout.failures(capped_id) == 100
     assert capped.login("adejoux", GOOD).status is LoginStatus.DENIED
+
+
+@pytest.mark.req("LK-02")
+def test_a_hundred_failures_spread_over_59_minutes_then_the_101st_attempt_is_refused() -> None:
+    cf = make_cf(lockout={"threshold": 100})
+    account_id = ready(cf)
+    for _ in range(100):
+        assert cf.login("adejoux", "nope").status is LoginStatus.DENIED
+        clock(cf).advance(35)  # 100 x 35 s = 58 min 20 s
+    assert cf.lockout.failures(account_id) == 100
+    assert cf.login("adejoux", GOOD).status is LoginStatus.DENIED  # the right password, too
+    denied = [e.details.get("reason") for e in cf.storage.events(account_id=account_id)]
+    assert denied.count("wrong_password") == 100 and denied[-1] == "account_locked"
+
+
+@pytest.mark.req("LK-02")
+@settings(max_examples=25, deadline=None)
+@given(
+    threshold=st.integers(1, 100),
+    base_wait=st.integers(1, 120),
+    until_unlocked=st.booleans(),
+    gaps=st.lists(st.integers(0, 40), min_size=100, max_size=160),
+)
+def test_no_setting_lets_more_than_100_failures_count_in_an_hour(
+    threshold: int, base_wait: int, until_unlocked: bool, gaps: list[int]
+) -> None:
+    """Whatever the lockout settings and the pace of the guesses, at most 100 wrong passwords
+    are ever checked within an hour (absent an unlock); after the 100th, even the right
+    password is refused."""
+    cf = make_cf(
+        lockout={
+            "threshold": threshold,
+            "base_wait": base_wait,
+            "max_wait": base_wait,
+            "until_unlocked": until_unlocked,
+        }
+    )
+    account_id = ready(cf)
+    start = cf.clock.now()
+    for gap in gaps:
+        clock(cf).advance(gap)
+        if cf.clock.now() - start >= timedelta(hours=1):
+            break
+        cf.login("adejoux", "nope")
+    events = cf.storage.events(account_id=account_id)
+    checked = [e for e in events if e.details.get("reason") == "wrong_password"]
+    assert len(checked) <= 100
+    assert len(checked) == cf.lockout.failures(account_id)
+    if len(checked) == 100:
+        assert cf.login("adejoux", GOOD).status is LoginStatus.DENIED
 
 
 def _unlock_link(cf: Credflow) -> str:

@@ -3,7 +3,11 @@ recovery codes, removal, bad input, and secrets kept out of every surface."""
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -902,3 +906,40 @@ def test_a_code_accepted_once_is_never_accepted_again(actions: list[tuple[str, i
 def test_results_hide_their_secrets() -> None:
     result = MfaResult(MfaStatus.COMPLETED, "x", "y", flow="handle", recovery_codes=("AAAA",))
     assert "handle" not in repr(result) and "AAAA" not in repr(result)
+
+
+# -- server time only (OT-07) -----------------------------------------------------------------
+
+_TIME_WORDS = re.compile(r"time|now|step|clock|when|date|epoch|instant|^at$", re.IGNORECASE)
+_INPUT_WORDS = {"session", "flow", "token", "code", "identifier", "email", "password"}
+
+
+@pytest.mark.req("OT-07")
+def test_no_entry_point_that_takes_a_code_takes_a_time(cf: Credflow) -> None:
+    """Every public method of the services a host calls with what a person typed (a session,
+    a flow, a token, a code…) takes no time: codes are checked at the injected clock only."""
+    services = ("mfa", "first_login", "recovery", "registration", "email_change", "sessions")
+    checked = []
+    for service in services:
+        for name, method in inspect.getmembers(getattr(cf, service), inspect.ismethod):
+            parameters = set(inspect.signature(method).parameters)
+            if name.startswith("_") or not parameters & _INPUT_WORDS:
+                continue
+            checked.append(f"{service}.{name}")
+            assert not [p for p in parameters if _TIME_WORDS.search(p)], f"{service}.{name}"
+    assert {"mfa.verify", "mfa.confirm_totp", "first_login.confirm_totp"} <= set(checked)
+    login = set(inspect.signature(cf.login).parameters)
+    assert not [p for p in login if _TIME_WORDS.search(p)]
+
+
+@pytest.mark.req("OT-07")
+def test_a_code_right_by_the_wall_clock_is_refused_at_the_servers_time(cf: Credflow) -> None:
+    """The facade's clock is ten minutes behind the wall clock: the code an authenticator
+    shows right now is wrong for the server, and the code of the server's time is right."""
+    clock(cf).set(datetime.now(UTC) - timedelta(minutes=10))
+    account(cf)
+    secret, _ = enrol_totp(cf)
+    flow = mfa_flow(cf)
+    wall = totp.code_at(secret, totp.step_at(time.time()))
+    assert cf.mfa.verify(flow, wall).status is MfaStatus.REFUSED
+    assert cf.mfa.verify(flow, code_now(cf, secret)).ok

@@ -39,6 +39,7 @@ CONTRACT = {
     "mfa_disabled": ("identifier", "method", "at", "url"),
     "recovery_code_used": ("identifier", "left", "at", "url"),
     "recovery_codes_regenerated": ("identifier", "at", "url"),
+    "second_factor_failed": ("identifier", "method", "at", "url"),
 }
 
 SAMPLE = {

@@ -239,3 +239,49 @@ def test_report_has_one_result_per_rule_in_order(candidate: str) -> None:
     assert len(report) == 7
     assert list(report) == list(report.results)
     assert report.ok is (not report.failures)
+
+
+# Printable: letters, marks, numbers, punctuation, symbols (emoji included) and spaces.
+printable = st.characters(categories=("L", "M", "N", "P", "S", "Zs"))
+
+
+@pytest.mark.req("PW-06")
+@given(
+    candidate=st.lists(printable, min_size=1, max_size=80).map("".join),
+    identifier=st.text(printable, min_size=1, max_size=20),
+    has_mfa=st.booleans(),
+)
+def test_nist_refuses_no_printable_character(
+    candidate: str, identifier: str, has_mfa: bool
+) -> None:
+    """Preset N accepts any printable string, emoji and spaces included, whose length (code
+    points after NFKC) is within bounds and which the blocklist and the context checks, each
+    run alone, let through: no character class is ever a reason to refuse."""
+    nist = presets.nist()
+    assert {rule.code for rule in nist.rules} == {
+        "max_length",
+        "min_length",
+        "not_identifier",
+        "not_common",
+    }
+    length = len(unicodedata.normalize("NFKC", candidate))
+    long_enough = length >= (8 if has_mfa else 15) and length <= 64
+    alone = [PasswordPolicy([NotIdentifier()]), PasswordPolicy([NotCommon(strip_affixes=True)])]
+    allowed = all(p.evaluate(candidate, identifier=identifier).ok for p in alone)
+    report = nist.evaluate(candidate, identifier=identifier, has_mfa=has_mfa)
+    assert report.ok is (long_enough and allowed)
+
+
+@pytest.mark.req("PW-06")
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "🦊🐢🦉 dans la forêt 🌲🌲",
+        "correct horse battery staple",
+        "日本語のパスワードです、長いですね",
+        "Пароль из кириллицы и цифр 2024",
+        "~!@#$%^&*()_+{}|:<>? []\\;',./`",
+    ],
+)
+def test_emoji_spaces_and_other_scripts_are_accepted(candidate: str) -> None:
+    assert presets.nist().evaluate(candidate, identifier="adejoux").ok

@@ -132,6 +132,7 @@ CATALOG: dict[str, str | Plural] = {
     ),
     "mfa.method_totp": "an authentication app",
     "mfa.method_sms": "a code sent by text message",
+    "mfa.method_recovery_code": "a recovery code",
     "recovery.mfa": (
         "Confirm it is you: enter the code from your authentication app, a code sent by text "
         "message, or one of your recovery codes."

@@ -151,6 +151,7 @@ CATALOG: dict[str, str | Plural] = {
     ),
     "mfa.method_totp": "une application d'authentification",
     "mfa.method_sms": "un code envoyé par SMS",
+    "mfa.method_recovery_code": "un code de récupération",
     "recovery.mfa": (
         "Confirmez votre identité : saisissez le code de votre application d'authentification, "
         "un code reçu par SMS, ou l'un de vos codes de récupération."

@@ -4,7 +4,9 @@
 is loaded (invalid when its account changed credentials or was disabled, expired past its
 lifetime), an SMS code is sent into it on demand, and a typed code either passes (the flow is
 consumed by compare-and-set, the failure count resets, the session starts) or fails (counted
-toward lockout; the failure that locks ends the flow).
+toward lockout; the failure that locks ends the flow). The first failure of a flow also records
+``second_factor_failed`` and mails the owner once: the password was right, so someone may know it
+(LK-11).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from credflow.lockout import LockoutService
 from credflow.mfa.checks import RECOVERY_CODE, CodeCheck
 from credflow.mfa.entry import EnteredCode
 from credflow.mfa.factors import confirmed
+from credflow.mfa.notices import Notices
 from credflow.mfa.replies import Replies
 from credflow.mfa.sms import SmsCodes
 from credflow.mfa.verifier import Verifier
@@ -40,6 +43,7 @@ class LoginStep:
         "_audit",
         "_clock",
         "_lockout",
+        "_notices",
         "_replies",
         "_sessions",
         "_sms",
@@ -57,6 +61,7 @@ class LoginStep:
         replies: Replies,
         verifier: Verifier,
         sms: SmsCodes,
+        notices: Notices,
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -66,6 +71,7 @@ class LoginStep:
         self._replies = replies
         self._verifier = verifier
         self._sms = sms
+        self._notices = notices
 
     def __repr__(self) -> str:
         return "LoginStep()"
@@ -130,12 +136,32 @@ class LoginStep:
             except ConcurrentUpdate:
                 return self._replies.result(MfaStatus.INVALID, "flow.invalid", lang)
         outcome = self._verifier.failed(account, check, during="login", locale=lang)
+        if not check.expired:  # a right SMS code past its lifetime was no guess
+            self._warn_once(record.handle_hash, account, check.method, lang)
         facts = MfaFacts(locked_now=outcome is not None and outcome.locked)
         if MACHINE.next(MfaState.PENDING, MfaEvent.CODE_WRONG, facts) is MfaState.LOCKED:
             self._storage.delete_flow(record.handle_hash)
             return self._replies.result(MfaStatus.LOCKED, "mfa.locked", lang)
         code = self._verifier.refusal_code(check)
         return self._replies.result(MfaStatus.REFUSED, code, lang, flow=str(flow))
+
+    def _warn_once(self, handle_hash: str, account: Account, method: str, lang: str) -> None:
+        """The first failed second factor of this login: a ``second_factor_failed`` event and
+        one mail (LK-11). The flow remembers it, by compare-and-set, so that parallel or later
+        failures of the same login mail nothing more; a new login warns again."""
+        try:
+            with self._storage.transaction():
+                current = self._storage.get_flow(handle_hash)
+                if current is None or current.state != PENDING or current.data.get("warned"):
+                    return
+                self._storage.advance_flow(
+                    current.model_copy(update={"data": {**current.data, "warned": True}}),
+                    expected_state=PENDING,
+                )
+                self._audit.record("second_factor_failed", account.id, method=method)
+                self._notices.second_factor_failed(account, method, lang)
+        except ConcurrentUpdate:
+            return  # a parallel failure of the same login warned first
 
     def _load(self, flow: object, lang: str) -> tuple[FlowRecord, Account] | MfaResult:
         """The login's pending ``mfa`` flow and its account, or the result that ends it."""

@@ -1,9 +1,11 @@
-"""Mails that tell a person their second factors changed (OT-09, PC-04, RC-06).
+"""Mails that tell a person their second factors changed or stopped someone (OT-09, PC-04,
+RC-06, LK-11).
 
 A factor added (``mfa_enabled``) or removed (``mfa_disabled``), a recovery code used
-(``recovery_code_used``, with how many are left) and a new set of codes
-(``recovery_codes_regenerated``) each mail the account's address, when it has one, so that a
-change the person did not make is seen. They carry no secret: the identifier, the method in
+(``recovery_code_used``, with how many are left), a new set of codes
+(``recovery_codes_regenerated``) and a login whose password was right but whose second factor
+failed (``second_factor_failed``) each mail the account's address, when it has one, so that what
+the person did not do is seen. They carry no secret: the identifier, the method in
 words, the time and the portal's address. The services send them inside the transaction of the
 change, like every other notice, so a failed delivery leaves the change undone.
 """
@@ -44,6 +46,12 @@ class Notices:
     def regenerated(self, account: Account, lang: str) -> None:
         """A new set of recovery codes replaced the old one."""
         self._send("recovery_codes_regenerated", account, lang)
+
+    def second_factor_failed(self, account: Account, method: str, lang: str) -> None:
+        """A login's password was right but its second factor (``method``: ``totp``, ``sms`` or
+        ``recovery_code``) failed: someone may know the password (LK-11)."""
+        words = self._messages.render(f"mfa.method_{method}", lang)
+        self._send("second_factor_failed", account, lang, method=words)
 
     def _method(self, kind: MfaKind, lang: str) -> str:
         return self._messages.render(f"mfa.method_{kind.value}", lang)

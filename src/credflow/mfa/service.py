@@ -94,7 +94,15 @@ class MfaService:
             storage, settings.mfa, hasher, clock, audit, self._replies, self._verifier, notices
         )
         self._login = LoginStep(
-            storage, clock, audit, lockout, sessions, self._replies, self._verifier, self._sms
+            storage,
+            clock,
+            audit,
+            lockout,
+            sessions,
+            self._replies,
+            self._verifier,
+            self._sms,
+            notices,
         )
         parts = (self._replies, self._verifier, self._enrolment, self._sms, notices)
         self._removal = Removal(storage, settings, hasher, clock, audit, lockout, parts)

@@ -107,6 +107,9 @@ KINDS: Mapping[str, KindSpec] = MappingProxyType(
         "recovery_codes_regenerated": KindSpec(
             ("identifier", "at", "url"), links=frozenset({"url"})
         ),
+        "second_factor_failed": KindSpec(
+            ("identifier", "method", "at", "url"), links=frozenset({"url"})
+        ),
     }
 )
 
@@ -707,6 +710,26 @@ _FR: dict[str, MailTemplate] = {
             "espace client</a> et prévenez le support.",
         ],
     ),
+    "second_factor_failed": _mail(
+        "fr",
+        "Échec de la vérification en deux étapes sur votre compte",
+        [
+            "Le mot de passe du compte {identifier} a été saisi correctement, mais la "
+            "vérification en deux étapes a échoué (le {at}, {method}).",
+            "Si c'était vous, il n'y a rien à faire : réessayez avec un nouveau code.",
+            "Si vous n'avez pas tenté de vous connecter, quelqu'un connaît votre mot de passe : "
+            "changez-le dès maintenant depuis votre espace client ({url}) et prévenez le "
+            "support. Votre second facteur a bloqué cette tentative.",
+        ],
+        [
+            "Le mot de passe du compte <strong>{identifier}</strong> a été saisi correctement, "
+            "mais la vérification en deux étapes a échoué (le {at}, {method}).",
+            "Si c'était vous, il n'y a rien à faire : réessayez avec un nouveau code.",
+            "Si vous n'avez pas tenté de vous connecter, quelqu'un connaît votre mot de passe : "
+            'changez-le dès maintenant depuis <a href="{url}">votre espace client</a> et '
+            "prévenez le support. Votre second facteur a bloqué cette tentative.",
+        ],
+    ),
 }
 
 _EN: dict[str, MailTemplate] = {
@@ -1048,6 +1071,26 @@ _EN: dict[str, MailTemplate] = {
             "If you did not make this change, someone may have access to your account: change "
             'your password now from <a href="{url}">the customer portal</a> and tell our '
             "support team.",
+        ],
+    ),
+    "second_factor_failed": _mail(
+        "en",
+        "A two-step verification failed on your account",
+        [
+            "The password of the account {identifier} was entered correctly, but the two-step "
+            "verification failed (at {at}, {method}).",
+            "If it was you, there is nothing to do: try again with a new code.",
+            "If you did not try to sign in, someone knows your password: change it now from the "
+            "customer portal ({url}) and tell our support team. Your second factor stopped this "
+            "attempt.",
+        ],
+        [
+            "The password of the account <strong>{identifier}</strong> was entered correctly, "
+            "but the two-step verification failed (at {at}, {method}).",
+            "If it was you, there is nothing to do: try again with a new code.",
+            "If you did not try to sign in, someone knows your password: change it now from "
+            '<a href="{url}">the customer portal</a> and tell our support team. Your second '
+            "factor stopped this attempt.",
         ],
     ),
 }
