@@ -65,7 +65,9 @@ class Credflow:
         self.settings = settings
         self.notifier: Notifier = notifier if notifier is not None else Outbox()
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.hasher = hasher or Hasher(settings.hashing, max_concurrent=settings.hash_concurrency)
+        self.hasher = hasher or Hasher(
+            settings.hashing, max_concurrent=settings.hash_concurrency, peppers=settings.peppers
+        )
         self.messages = messages or DEFAULT_MESSAGES
         self.audit = Audit(storage, self.clock)
         key, fallbacks = settings.signing_keys

@@ -8,15 +8,24 @@ Passwords are NFKC-normalised before hashing and verifying, never trimmed or cas
 and anything over 128 code points is refused before any hashing (PW-03). A semaphore bounds how
 many hashes run at once, so a burst of logins cannot exhaust memory: peak hashing memory stays
 under ``max_concurrent × memory_cost``.
+
+An optional pepper (ST-07), a key kept with the application's settings and never in storage,
+goes into every password and answer hash: argon2id hashes HMAC-SHA256(key, password), and the
+stored string names the key by its id (``$pepper$k=<id>$argon2id$...``) so keys can rotate.
+A stolen database alone then allows no guessing at all.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import queue
+import re
 import threading
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -33,6 +42,7 @@ __all__ = [
     "TESTING",
     "UNUSABLE",
     "Hasher",
+    "Pepper",
     "Profile",
     "Verification",
     "too_long",
@@ -82,6 +92,41 @@ TESTING = Profile("TESTING", time_cost=1, memory_cost=8, parallelism=1, hash_len
 very object skips the floor check: an equal copy does not."""
 
 
+MIN_PEPPER_BYTES = 16
+"""A pepper key's minimum length: 128 bits, above NIST's 112 (ST-07)."""
+
+_PEPPER_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+_PEPPER_TAG = "$pepper$k="
+
+
+@dataclass(frozen=True, slots=True)
+class Pepper:
+    """A pepper key and its id (ST-07). ``id``: 1 to 32 letters, digits, ``_``, ``.`` or ``-``,
+    stored in each hash so the key can rotate; ``key``: at least 16 bytes (a ``str`` is taken
+    as UTF-8), kept outside storage and out of every ``repr``."""
+
+    id: str
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not _PEPPER_ID.fullmatch(self.id):
+            raise ConfigurationError(
+                "a pepper id is 1 to 32 letters, digits, '_', '.' or '-'", field="peppers"
+            )
+        key = self.key.encode("utf-8") if isinstance(self.key, str) else self.key
+        if not isinstance(key, bytes):
+            raise ConfigurationError("a pepper key is bytes or str", field="peppers")
+        if len(key) < MIN_PEPPER_BYTES:
+            raise InsecureConfiguration(
+                f"a pepper key must be at least {MIN_PEPPER_BYTES} bytes", field="peppers"
+            )
+        object.__setattr__(self, "key", key)
+
+    def apply(self, secret: bytes) -> bytes:
+        """What argon2id hashes instead of ``secret``: its HMAC-SHA256 under the key."""
+        return hmac.digest(self.key, secret, hashlib.sha256)
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
     """The outcome of a verify: ``ok``, and whether the hash should be upgraded."""
@@ -94,15 +139,18 @@ class Verification:
 
 
 class Hasher:
-    """argon2id hashing with a profile and a bound on concurrent hashes."""
+    """argon2id hashing with a profile, a bound on concurrent hashes, and optional peppers: the
+    first of ``peppers`` seals new hashes, the others still verify theirs (rotation)."""
 
     __slots__ = (
         "_bound",
         "_count",
         "_count_lock",
+        "_current",
         "_dummy",
         "_hasher",
         "_header",
+        "_peppers",
         "_profile",
         "_salt_b64",
         "_slots",
@@ -110,7 +158,11 @@ class Hasher:
     )
 
     def __init__(
-        self, profile: Profile = RFC_9106_LOW_MEMORY, *, max_concurrent: int | None = None
+        self,
+        profile: Profile = RFC_9106_LOW_MEMORY,
+        *,
+        max_concurrent: int | None = None,
+        peppers: Sequence[Pepper] = (),
     ):
         if not isinstance(profile, Profile):
             raise ConfigurationError("profile must be a credflow.hashing.Profile", field="hashing")
@@ -124,6 +176,12 @@ class Hasher:
         bound = max_concurrent if max_concurrent is not None else (os.cpu_count() or 1)
         if bound < 1:
             raise ConfigurationError("max_concurrent must be at least 1", field="max_concurrent")
+        if not all(isinstance(p, Pepper) for p in peppers):
+            raise ConfigurationError("peppers must be credflow.hashing.Pepper", field="peppers")
+        self._peppers = {p.id: p for p in peppers}
+        if len(self._peppers) != len(peppers):
+            raise ConfigurationError("two peppers share an id", field="peppers")
+        self._current = peppers[0] if peppers else None
         self._profile = profile
         self._hasher = argon2.PasswordHasher(
             time_cost=profile.time_cost,
@@ -185,33 +243,67 @@ class Hasher:
         """How many hashes may run at once."""
         return self._bound
 
+    @property
+    def pepper_id(self) -> str | None:
+        """The id of the pepper new hashes use, or None without one."""
+        return self._current.id if self._current is not None else None
+
     def __repr__(self) -> str:
-        return f"Hasher(profile={self._profile.name})"
+        if self._current is None:
+            return f"Hasher(profile={self._profile.name})"
+        return f"Hasher(profile={self._profile.name}, pepper={self._current.id!r})"
 
     def hash(self, password: str) -> str:
-        """The PHC string of ``password`` (NFKC-normalised, ≤ 128 code points)."""
-        phc = self._run(None, _prepare(password).encode("utf-8"))
+        """The stored form of ``password`` (NFKC-normalised, ≤ 128 code points): a PHC string,
+        behind ``$pepper$k=<id>`` when a pepper is set."""
+        secret = _prepare(password).encode("utf-8")
+        current = self._current
+        if current is None:
+            return self._new(secret)
+        return f"{_PEPPER_TAG}{current.id}{self._new(current.apply(secret))}"
+
+    def hash_code(self, code: str) -> str:
+        """The plain argon2id PHC string of a random code (a recovery code), never peppered:
+        its 80 random bits are its protection, and its record holds a bare PHC string."""
+        return self._new(_prepare(code).encode("utf-8"))
+
+    def _new(self, secret: bytes) -> str:
+        phc = self._run(None, secret)
         assert isinstance(phc, bytes)
         return phc.decode("ascii")
 
     def verify(self, phc: str, password: str) -> Verification:
-        """Check ``password`` against ``phc``; a malformed or unusable hash is a mismatch, not a
-        crash, and still costs a full verify (so it cannot be told from a wrong password)."""
+        """Check ``password`` against a stored hash; a malformed or unusable one (a pepper id
+        these settings do not hold, say) is a mismatch, not a crash, and still costs a full
+        verify (so it cannot be told from a wrong password). ``needs_rehash`` is also true for
+        a hash under an older pepper, or under none while one is set."""
         normal = _prepare(password)
+        secret = normal.encode("utf-8")
+        stale = self._current is not None  # a plain hash while a pepper is set: upgrade it
+        if phc.startswith(_PEPPER_TAG):
+            kid, found, rest = phc[len(_PEPPER_TAG) :].partition("$")
+            pepper = self._peppers.get(kid)
+            if pepper is None or not found:
+                return self.dummy_verify(normal)
+            phc = "$" + rest
+            secret = pepper.apply(secret)
+            stale = pepper is not self._current
         kind = _TYPES.get(phc[: phc.find("$", 1) + 1])
         if kind is None or not phc.isascii():
             return self.dummy_verify(normal)
-        if not self._run(phc.encode("ascii"), normal.encode("utf-8"), kind):
+        if not self._run(phc.encode("ascii"), secret, kind):
             return Verification(False)
-        return Verification(True, self._needs_rehash(phc))
+        return Verification(True, stale or self._needs_rehash(phc))
 
     def dummy_verify(self, password: str) -> Verification:
         """The same work as a real verify, always failing: used for unknown accounts (LK-10)."""
         try:
-            normal = _prepare(password)
+            secret = _prepare(password).encode("utf-8")
         except PasswordTooLong:
-            normal = "x"
-        self._run(self._dummy, normal.encode("utf-8"))
+            secret = b"x"
+        if self._current is not None:
+            secret = self._current.apply(secret)
+        self._run(self._dummy, secret)
         return Verification(False)
 
     def hash_answer(self, answer: str) -> str:

@@ -29,7 +29,7 @@ from pydantic import (
 
 from credflow.deviations import Deviation, StandardsDeviationWarning
 from credflow.errors import ConfigurationError, InsecureConfiguration, StandardsConflictError
-from credflow.hashing import RFC_9106_LOW_MEMORY, TESTING, Profile
+from credflow.hashing import RFC_9106_LOW_MEMORY, TESTING, Pepper, Profile
 from credflow.policy import AnswerPolicy, PasswordPolicy, presets
 from credflow.storage.records import RequiredAction
 
@@ -272,6 +272,7 @@ class Settings(BaseModel):
     password_policy: PasswordPolicy = Field(default_factory=presets.nist)
     answer_policy: AnswerPolicy = Field(default_factory=AnswerPolicy)
     hashing: Profile = RFC_9106_LOW_MEMORY
+    peppers: tuple[Pepper, ...] = Field(default=(), exclude=True)
     hash_concurrency: int | None = Field(default=None, ge=1, le=1024)
     lifetimes: Lifetimes = Field(default_factory=Lifetimes)
     links: LinkPaths = Field(default_factory=LinkPaths)
@@ -305,6 +306,28 @@ class Settings(BaseModel):
     @classmethod
     def _keys(cls, value: Any) -> Any:
         return tuple(_as_bytes(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    @field_validator("peppers", mode="before")
+    @classmethod
+    def _peppers(cls, value: Any) -> Any:
+        """``Pepper``s, ``(id, key)`` pairs, or ``{"id": ..., "key": ...}`` mappings; the first
+        is the current one. A bad id or a short key raises from ``Pepper`` itself."""
+        if not isinstance(value, (list, tuple)):
+            return value
+        made = []
+        for item in value:
+            if isinstance(item, Mapping) and set(item) == {"id", "key"}:
+                item = Pepper(item["id"], item["key"])
+            elif isinstance(item, tuple) and len(item) == 2:
+                item = Pepper(*item)
+            elif not isinstance(item, Pepper):
+                raise ConfigurationError(
+                    "a pepper is a Pepper, an (id, key) pair or {id, key}", field="peppers"
+                )
+            made.append(item)
+        if len({p.id for p in made}) != len(made):
+            raise ConfigurationError("two peppers share an id", field="peppers")
+        return tuple(made)
 
     @field_validator("base_url")
     @classmethod
@@ -421,7 +444,7 @@ class Settings(BaseModel):
         preset = section.pop("preset", "nist")
         if preset not in ("classic", "nist"):
             raise ConfigurationError("must be 'classic' or 'nist'", field="settings.preset")
-        for forbidden in ("secret_key", "fallback_keys"):
+        for forbidden in ("secret_key", "fallback_keys", "peppers"):
             if forbidden in section:
                 raise ConfigurationError(
                     "keys do not belong in a file", field=f"settings.{forbidden}"

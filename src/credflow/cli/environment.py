@@ -9,6 +9,9 @@ set them once:
   ``--preset classic|nist`` instead. Without either, the ``classic`` preset.
 - ``CREDFLOW_SECRET_KEY``: the application's secret key (the string it passes to ``Settings``).
   Only the commands that sign links or pseudonyms need it; the others run with a throwaway key.
+- ``CREDFLOW_PEPPERS``: the application's password peppers, when it uses any, as
+  ``id:key`` items separated by spaces, the current one first. Commands that hash or check a
+  password need them, or the passwords they set would not verify in the application.
 - ``--base-url`` or ``CREDFLOW_BASE_URL``: the portal's address, for the links in mails.
 - ``CREDFLOW_SMTP_HOST``, ``_PORT`` (587), ``_SENDER``, ``_SECURITY`` (starttls), ``_USERNAME``,
   ``_PASSWORD``, ``_TIMEOUT``: the mail server, for the commands that mail.
@@ -42,6 +45,7 @@ __all__ = [
     "CONFIG_ENV",
     "DATABASE_ENV",
     "KEY_ENV",
+    "PEPPERS_ENV",
     "NoMail",
     "add_database_option",
     "add_settings_options",
@@ -55,6 +59,7 @@ __all__ = [
 DATABASE_ENV = "CREDFLOW_DATABASE_URL"
 CONFIG_ENV = "CREDFLOW_CONFIG"
 KEY_ENV = "CREDFLOW_SECRET_KEY"
+PEPPERS_ENV = "CREDFLOW_PEPPERS"
 BASE_URL_ENV = "CREDFLOW_BASE_URL"
 SMTP_ENV = "CREDFLOW_SMTP_"
 _NO_BASE_URL = "http://localhost"  # links are never made without a real one
@@ -185,6 +190,7 @@ def build_settings(
     values: dict[str, Any] = {
         "secret_key": secret if key else secrets.token_bytes(32),
         "base_url": base_url or _NO_BASE_URL,
+        "peppers": _peppers(environ.get(PEPPERS_ENV, "")),
         **overrides,
     }
     config = getattr(args, "config", None)
@@ -198,6 +204,17 @@ def build_settings(
         if preset == "nist":
             return Settings.nist(**values)
         return Settings.classic(**values)
+
+
+def _peppers(text: str) -> list[tuple[str, str]]:
+    """``id:key id:key`` from the environment; the keys are checked by ``Settings``."""
+    pairs = []
+    for item in text.split():
+        kid, found, key = item.partition(":")
+        if not found or not kid or not key:
+            raise CommandError(f"{PEPPERS_ENV} holds 'id:key' items separated by spaces", USAGE)
+        pairs.append((kid, key))
+    return pairs
 
 
 def smtp_notifier(environ: Mapping[str, str]) -> Notifier:

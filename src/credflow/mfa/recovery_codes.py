@@ -89,7 +89,7 @@ def new_set(account_id: str, count: int, hasher: Hasher, now: datetime) -> NewSe
         RecoveryCode(
             account_id=account_id,
             selector=selector(code),
-            code_hash=hasher.hash(code),
+            code_hash=hasher.hash_code(code),
             created_at=now,
         )
         for code in codes

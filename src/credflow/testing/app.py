@@ -63,5 +63,7 @@ def make_app(
         settings=chosen,
         notifier=outbox if outbox is not None else TestOutbox(),
         clock=clock if clock is not None else FrozenClock(),
-        hasher=hashing.Hasher(hashing.TESTING, max_concurrent=chosen.hash_concurrency),
+        hasher=hashing.Hasher(
+            hashing.TESTING, max_concurrent=chosen.hash_concurrency, peppers=chosen.peppers
+        ),
     )
