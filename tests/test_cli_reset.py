@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from tests.test_cli_support import (
     BASE_URL,
     DATABASES,
@@ -38,6 +39,7 @@ from tests.test_cli_support import (
     seed,
     smtp_env,
 )
+from tests.test_notify_smtp import Counting
 
 from credflow.accounts import AccountService
 from credflow.cli import reset
@@ -459,3 +461,20 @@ def test_require_reset_at_scale(url: str, sink: tuple[dict[str, str], Path]) -> 
         f"{seeded - started:.1f} s, reset {finished - seeded:.1f} s "
         f"({count / (finished - seeded):,.0f} accounts/s)"
     )
+
+
+def test_a_mailing_run_uses_one_smtp_connection(sqlite_url: str) -> None:
+    """Every link of a run, across batches, over one connection (SMTPNotifier.connection)."""
+    seed(sqlite_url, 5)
+    handler = Counting()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        env = smtp_env(port) | {"CREDFLOW_SECRET_KEY": KEY, "CREDFLOW_BASE_URL": BASE_URL}
+        result = reset_all(sqlite_url, env, "--batch-size", "2")
+    finally:
+        controller.stop()
+    assert result.code == 0, result.err
+    assert len(handler.received) == 5
+    assert (handler.hellos, handler.quits) == (1, 1)

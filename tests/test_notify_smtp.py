@@ -564,6 +564,118 @@ def test_implicit_tls_verifies_the_certificate_by_default(
     assert isinstance(caught.value.__cause__, ssl.SSLCertVerificationError)
 
 
+# -- one connection for a bulk mailing -------------------------------------------------------------
+
+
+@dataclass
+class Counting(Recorder):
+    """A Recorder that also counts the connections (EHLO) and the goodbyes (QUIT)."""
+
+    hellos: int = 0
+    quits: int = 0
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.hellos += 1
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        return responses
+
+    async def handle_QUIT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        self.quits += 1
+        return "221 Bye"
+
+
+def test_sends_inside_connection_share_one_connection(
+    start_server: Callable[..., Server],
+) -> None:
+    server = start_server(Counting())
+    handler = server.handler
+    assert isinstance(handler, Counting)
+    sender = notifier(server.port)
+    with sender.connection():
+        for _ in range(5):
+            sender.send(reset_link())
+        with sender.connection():  # a nested block joins the outer one
+            sender.send(reset_link())
+        assert handler.quits == 0  # still open
+    assert len(handler.received) == 6
+    assert (handler.hellos, handler.quits) == (1, 1)
+    sender.send(reset_link())  # outside a block: a connection of its own, closed at once
+    assert (handler.hellos, handler.quits) == (2, 2)
+
+
+def test_a_connection_is_replaced_after_per_connection_mails(
+    start_server: Callable[..., Server],
+) -> None:
+    server = start_server(Counting())
+    sender = notifier(server.port, per_connection=2)
+    with sender.connection():
+        for _ in range(5):
+            sender.send(reset_link())
+    handler = server.handler
+    assert isinstance(handler, Counting)
+    assert len(handler.received) == 5
+    assert (handler.hellos, handler.quits) == (3, 3)
+
+
+def test_a_server_that_went_away_is_reconnected_to(
+    start_server: Callable[..., Server],
+) -> None:
+    """The server restarts between two sends of a block: NOOP finds the old connection dead
+    and the mail goes through a new one."""
+    first = Counting()
+    port = free_port()
+    controller = Controller(first, hostname="127.0.0.1", port=port)
+    controller.start()
+    sender = notifier(port)
+    try:
+        with sender.connection():
+            sender.send(reset_link())
+            controller.stop()
+            second = Counting()
+            controller = Controller(second, hostname="127.0.0.1", port=port)
+            controller.start()
+            sender.send(reset_link())
+    finally:
+        controller.stop()
+    assert (len(first.received), len(second.received)) == (1, 1)
+    assert second.hellos == 1
+
+
+def test_a_failed_send_drops_the_connection_and_the_next_send_opens_one(
+    start_server: Callable[..., Server],
+) -> None:
+    handler = Counting()
+    server = start_server(handler)
+    sender = notifier(server.port)
+    with sender.connection():
+        sender.send(reset_link())
+        handler.data_reply = "554 5.7.1 Message rejected"
+        with pytest.raises(NotificationError, match="554"):
+            sender.send(reset_link())
+        handler.data_reply = "250 OK"
+        sender.send(reset_link())
+    assert len(handler.received) == 3  # the server saw the rejected one too
+    assert (handler.hellos, handler.quits) == (2, 2)
+
+
+def test_other_threads_keep_a_connection_per_mail(start_server: Callable[..., Server]) -> None:
+    handler = Counting()
+    server = start_server(handler)
+    sender = notifier(server.port)
+    with sender.connection():
+        sender.send(reset_link())
+        worker = threading.Thread(target=lambda: [sender.send(reset_link()) for _ in range(2)])
+        worker.start()
+        worker.join()
+        sender.send(reset_link())
+    assert len(handler.received) == 4
+    assert handler.hellos == 3  # the block's one, and one per mail of the other thread
+
+
 # -- settings ------------------------------------------------------------------------------------
 
 
@@ -586,6 +698,9 @@ def test_implicit_tls_verifies_the_certificate_by_default(
         ({"timeout": "5"}, "timeout"),
         ({"security": "none", "ssl_context": ssl.create_default_context()}, "ssl_context"),
         ({"templates": {}}, "templates"),
+        ({"per_connection": 0}, "per_connection"),
+        ({"per_connection": True}, "per_connection"),
+        ({"per_connection": 2.5}, "per_connection"),
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any], field: str) -> None:

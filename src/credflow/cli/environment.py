@@ -25,7 +25,7 @@ import argparse
 import secrets
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from credflow.notify import Message, Notifier
 from credflow.settings import Settings
 
 if TYPE_CHECKING:
+    from credflow.notify.smtp import SMTPNotifier
     from credflow.storage.sql import SQLStorage
 
 __all__ = [
@@ -217,7 +218,7 @@ def _peppers(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def smtp_notifier(environ: Mapping[str, str]) -> Notifier:
+def smtp_notifier(environ: Mapping[str, str]) -> SMTPNotifier:
     """An ``SMTPNotifier`` from the ``CREDFLOW_SMTP_*`` variables; a usage error when the host or
     the sender is missing."""
     from credflow.notify.smtp import SMTPNotifier
@@ -262,15 +263,18 @@ def open_credflow(
 ) -> Iterator[Credflow]:
     """A ``Credflow`` on the command's database and settings; the storage is closed afterwards.
 
-    With ``mail``, messages go through the SMTP server of the environment; without it, a
-    message is an error (``NoMail``).
+    With ``mail``, messages go through the SMTP server of the environment, on one connection
+    for the whole command (``SMTPNotifier.connection``); without it, a message is an error
+    (``NoMail``).
     """
     settings = build_settings(args, streams.environ, key=key, mail=mail, **overrides)
     if getattr(args, "lang", None) is not None:
         args.lang = DEFAULT_MESSAGES.resolve(args.lang)  # fr-FR → fr; UnsupportedLocale early
-    notifier = smtp_notifier(streams.environ) if mail else NoMail()
+    smtp = smtp_notifier(streams.environ) if mail else None
+    notifier: Notifier = smtp if smtp is not None else NoMail()
     storage = open_storage(database_url(args, streams.environ))
     try:
-        yield Credflow(storage=storage, settings=settings, notifier=notifier)
+        with smtp.connection() if smtp is not None else nullcontext():
+            yield Credflow(storage=storage, settings=settings, notifier=notifier)
     finally:
         storage.dispose()

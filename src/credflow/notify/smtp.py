@@ -11,6 +11,11 @@ connection (``smtplib``), upgrades it with STARTTLS or starts in TLS as configur
 credentials are given, sends one ``multipart/alternative`` mail (plain text and HTML, UTF-8) and
 quits. It holds no connection between sends, so one notifier serves many threads.
 
+A bulk mailing (``credflow users require-reset`` mailing 100,000 links) wraps its sends in
+``with notifier.connection():``: the sends this thread makes inside the block share one
+connection, checked with ``NOOP`` before each reuse and replaced after ``per_connection`` mails,
+when the server hung up, or after a failed send.
+
 Every failure raises ``NotificationError`` with the original error as ``__cause__``. Its message
 names the server, the step that failed and the message kind, never a parameter value (a link, a
 code) nor the SMTP password.
@@ -21,6 +26,9 @@ from __future__ import annotations
 import ipaddress
 import smtplib
 import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -88,9 +96,11 @@ class SMTPNotifier:
 
     __slots__ = (
         "_context",
+        "_held",
         "_host",
         "_local_hostname",
         "_password",
+        "_per_connection",
         "_port",
         "_security",
         "_sender",
@@ -113,6 +123,7 @@ class SMTPNotifier:
         templates: Templates | None = None,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        per_connection: int = 100,
     ) -> None:
         """Check the settings; no connection is made until ``send``.
 
@@ -145,6 +156,10 @@ class SMTPNotifier:
             raise ConfigurationError("is only used with starttls or ssl", field="ssl_context")
         if templates is not None and not isinstance(templates, Templates):
             raise ConfigurationError("must be a Templates", field="templates")
+        if isinstance(per_connection, bool) or not isinstance(per_connection, int):
+            raise ConfigurationError("must be a positive integer", field="per_connection")
+        if per_connection < 1:
+            raise ConfigurationError("must be a positive integer", field="per_connection")
         self._host = host.strip()
         self._port = port
         self._sender = sender
@@ -156,6 +171,8 @@ class SMTPNotifier:
         self._templates = templates if templates is not None else DEFAULT_TEMPLATES
         self._context = ssl_context
         self._local_hostname = local_hostname
+        self._per_connection = per_connection
+        self._held = threading.local()  # this thread's connection inside ``connection()``
 
     def __repr__(self) -> str:
         password = None if self._password is None else "***"
@@ -219,26 +236,82 @@ class SMTPNotifier:
             self._host, self._port, local_hostname=self._local_hostname, timeout=self._timeout
         )
 
-    def _deliver(self, mail: EmailMessage, kind: str) -> None:
-        step = "connect to"
-        smtp = None
+    @contextmanager
+    def connection(self) -> Iterator[None]:
+        """Share one connection among the sends this thread makes inside the block.
+
+        For bulk mailings: one TLS handshake and one login for up to ``per_connection`` mails
+        instead of one per mail. Before each reuse a ``NOOP`` checks that the server is still
+        there; a connection it closed, a full one, or one where a send failed is replaced by a
+        new one at the next send. The connection is closed when the block ends. Nested blocks
+        join the outer one; other threads keep one connection per mail.
+        """
+        held = self._held
+        if getattr(held, "depth", 0):
+            held.depth += 1
+            try:
+                yield
+            finally:
+                held.depth -= 1
+            return
+        held.depth, held.smtp, held.sent = 1, None, 0
         try:
-            smtp = self._open()
-            if self._security == "starttls":
-                step = "start TLS with"
-                smtp.starttls(context=self._context_for_tls())
-            if self._username is not None and self._password is not None:
-                step = "log in to"
-                smtp.login(self._username, self._password)
-            step = "send the message through"
+            yield
+        finally:
+            held.depth = 0
+            self._drop()
+
+    def _drop(self) -> None:
+        """Close the held connection, if any."""
+        smtp, self._held.smtp = getattr(self._held, "smtp", None), None
+        if smtp is not None:
+            _close(smtp)
+
+    def _reusable(self) -> smtplib.SMTP | None:
+        """The held connection when it can take one more mail, else None (closed first)."""
+        held = self._held
+        smtp: smtplib.SMTP | None = getattr(held, "smtp", None)
+        if smtp is None:
+            return None
+        if held.sent < self._per_connection:
+            try:
+                if smtp.noop()[0] == 250:
+                    return smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+        self._drop()
+        return None
+
+    def _deliver(self, mail: EmailMessage, kind: str) -> None:
+        holding = getattr(self._held, "depth", 0) > 0
+        smtp = self._reusable() if holding else None
+        step = "send the message through" if smtp is not None else "connect to"
+        kept = False
+        try:
+            if smtp is None:
+                smtp = self._open()
+                if self._security == "starttls":
+                    step = "start TLS with"
+                    smtp.starttls(context=self._context_for_tls())
+                if self._username is not None and self._password is not None:
+                    step = "log in to"
+                    smtp.login(self._username, self._password)
+                step = "send the message through"
+                if holding:
+                    self._held.smtp, self._held.sent = smtp, 0
             smtp.send_message(mail)
+            kept = holding
+            if holding:
+                self._held.sent += 1
         except (smtplib.SMTPException, OSError) as exc:
             raise NotificationError(
                 f"could not {step} the SMTP server {self._host}:{self._port} "
                 f"({_reason(exc, self._timeout)}); message {kind!r} not sent"
             ) from exc
         finally:
-            if smtp is not None:
+            if not kept and smtp is not None:
+                if holding:
+                    self._held.smtp = None
                 _close(smtp)
 
 
