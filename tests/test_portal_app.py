@@ -11,6 +11,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from examples.portal import admin as admin_views
 from examples.portal import create_app
 from examples.portal.mailbox import SQLiteOutbox
 from examples.portal.seed import seed
@@ -24,7 +25,7 @@ from markupsafe import escape
 from credflow import Credflow, FrozenClock, hashing
 from credflow.policy.presets import nist
 from credflow.storage.memory import MemoryStorage
-from credflow.storage.records import MfaKind
+from credflow.storage.records import MembershipStatus, MfaKind
 
 SECRET = "portal-test-secret-" + "x" * 32
 ANON_PAGES = [
@@ -757,3 +758,28 @@ def test_sms_enrolment_keeps_the_code_form_after_a_typo(apps: list[Flask], tmp_p
     assert status(again)[0] == "mfa.already_enrolled"
     off = post(client, "/mfa/sms/disable", {"password": password}, page="/mfa")
     assert status(off)[0] == "mfa.disabled"
+
+
+def test_an_administrator_whose_role_goes_meanwhile_is_refused(
+    apps: list[Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page was drawn while the person administered the organisation; the membership was
+    deactivated since. The form is refused, nothing is created, and no error 500."""
+    app = portal(apps, tmp_path)
+    cf = cf_of(app)
+    admin = app.test_client()
+    first_login_done(app, admin)
+    me = cf.accounts.find("admin")
+    assert me is not None
+    [membership] = cf.storage.memberships_of(me.id)
+    cf.storage.update_membership(
+        membership.model_copy(update={"status": MembershipStatus.DISABLED})
+    )
+    refused = post(admin, "/admin/users", {"identifier": "paul", "email": ""}, page="/admin")
+    assert refused.status_code == 200 and status(refused)[0] == "admin.forbidden"
+    assert cf.accounts.find("paul") is None
+    # The race itself: the check passed a moment before credflow refused the change.
+    monkeypatch.setattr(admin_views, "_admin_of", lambda: (me.id, membership.organisation_id))
+    raced = post(admin, "/admin/users", {"identifier": "paul", "email": ""}, page="/admin")
+    assert raced.status_code == 200 and status(raced)[0] == "admin.forbidden"
+    assert cf.accounts.find("paul") is None

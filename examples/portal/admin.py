@@ -42,14 +42,16 @@ MEMBER_ACTIONS = ("approve", "deactivate", "reactivate")
 
 def _admin_of() -> tuple[str, str] | None:
     """(administrator account id, organisation id) when the session's active organisation is
-    one the person administers, else None."""
+    one the person administers (an active membership with the role), else None."""
     cf = credflow()
     me = current_account()
     organisation = cf.sessions.organisation(session_token() or "")
     if me is None or organisation is None:
         return None
     membership = cf.organisations.membership(me.id, organisation)
-    if membership is None or ADMINISTRATOR not in membership.roles:
+    if membership is None or membership.status is not MembershipStatus.ACTIVE:
+        return None
+    if ADMINISTRATOR not in membership.roles:
         return None
     return me.id, organisation
 
@@ -167,6 +169,8 @@ def create_user() -> str:
     except DuplicateIdentifier:
         show("account.taken", t("error.taken"), False)
         return members_page()
+    except NotAuthorised:  # the administrator's role was withdrawn since the page was drawn
+        return _forbidden()
     secret = {"label": t("text.temporary"), "value": created.temporary_password, "id": "temporary"}
     show("account.created", created.account.identifier, True)
     return members_page(secret=secret)
