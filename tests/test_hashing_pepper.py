@@ -221,3 +221,15 @@ def test_the_cli_hashes_with_the_peppers_from_the_environment(tmp_path: Path) ->
 def test_the_accounts_page_example_prints_what_it_shows() -> None:
     [(code, shown)] = [p for p in example_pairs("accounts.md") if "Pepper(" in p[0]]
     assert run_example(code) == shown
+
+
+@pytest.mark.req("ST-07")
+def test_a_hasher_given_with_peppered_settings_must_seal_with_their_pepper() -> None:
+    settings = classic_settings(peppers=[A])
+    with pytest.raises(ConfigurationError, match="pepper") as caught:
+        Credflow(storage=MemoryStorage(), settings=settings, hasher=Hasher(TESTING))
+    assert caught.value.field == "hasher"
+    with pytest.raises(ConfigurationError):
+        Credflow(storage=MemoryStorage(), settings=settings, hasher=hasher(B, A))
+    cf = Credflow(storage=MemoryStorage(), settings=settings, hasher=hasher(A))
+    assert cf.hasher.pepper_id == "2026a"

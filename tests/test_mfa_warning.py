@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.factories import clock, make_cf, outbox
+from tests.factories import classic_settings, clock, make_cf, outbox
 from tests.storage_fixtures import open_storage
 from tests.test_mfa import (
     GOOD,
@@ -21,10 +22,15 @@ from tests.test_mfa import (
     other,
 )
 
+from credflow.clock import FrozenClock
+from credflow.errors import NotificationError
 from credflow.facade import Credflow
-from credflow.notify import Message
+from credflow.mfa.checks import CodeCheck
+from credflow.mfa.verifier import Verifier
+from credflow.notify import Message, Outbox
 from credflow.notify.templates import DEFAULT_TEMPLATES
-from credflow.results import MfaStatus
+from credflow.results import LoginStatus, MfaStatus
+from credflow.storage.memory import MemoryStorage
 
 
 def warnings_sent(cf: Credflow) -> list[Message]:
@@ -44,7 +50,7 @@ def test_a_failed_second_factor_is_an_event_and_one_mail_per_login(cf: Credflow)
     assert warnings_sent(cf) == []
     for _ in range(3):
         assert cf.mfa.verify(flow, other(code_now(cf, secret))).status is MfaStatus.REFUSED
-    assert events(cf, account_id, "second_factor_failed") == [{"method": "totp"}]
+    assert events(cf, account_id, "second_factor_failed") == [{"method": "totp", "mailed": True}]
     [warning] = warnings_sent(cf)
     assert warning.recipient == "adejoux@example.fr"
     assert warning.params["identifier"] == "adejoux"
@@ -78,7 +84,7 @@ def test_no_warning_without_a_failure_or_for_a_late_right_sms_code(cf: Credflow)
     flow = mfa_flow(cf)
     cf.mfa.send_code(flow)
     assert cf.mfa.verify(flow, other(last_sms(cf))).status is MfaStatus.REFUSED
-    assert events(cf, account_id, "second_factor_failed") == [{"method": "sms"}]
+    assert events(cf, account_id, "second_factor_failed") == [{"method": "sms", "mailed": True}]
     assert warnings_sent(cf)[-1].params["method"] == "un code envoyé par SMS"
 
 
@@ -123,21 +129,129 @@ def test_the_warning_mail_carries_no_secret_and_points_home(cf: Credflow, lang: 
 @pytest.mark.parametrize("kind", ["sqlite-file", "postgresql"])
 def test_parallel_failures_of_one_login_warn_once(kind: str, tmp_path: Path) -> None:
     with open_storage(kind, tmp_path) as storage:
-        cf = make_cf(storage=storage)
+        cf = make_cf(storage=storage, lockout={"threshold": 100})
         account_id = account(cf)
         secret, _ = enrol_totp(cf)
         flow = mfa_flow(cf)
         wrong = other(code_now(cf, secret))
         barrier = threading.Barrier(8)
+        outcomes: list[MfaStatus] = []
 
         def attempt() -> None:
             barrier.wait()
-            cf.mfa.verify(flow, wrong)
+            outcomes.append(cf.mfa.verify(flow, wrong).status)
 
         threads = [threading.Thread(target=attempt) for _ in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        assert outcomes == [MfaStatus.REFUSED] * 8  # no thread failed, none locked
+        assert cf.lockout.failures(account_id) == 8
         assert len(events(cf, account_id, "second_factor_failed")) == 1
         assert len(warnings_sent(cf)) == 1
+
+
+class RefusingWarnings(Outbox):
+    """An outbox whose delivery of one kind fails, as a mail server that is down would."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def send(self, message: Message) -> None:
+        if message.kind == self.kind:
+            raise NotificationError("could not connect to the SMTP server")
+        super().send(message)
+
+
+@pytest.mark.req("LK-11", "LK-01")
+def test_a_warning_that_cannot_be_mailed_leaves_the_refusal_and_the_count() -> None:
+    cf = Credflow(
+        storage=MemoryStorage(),
+        settings=classic_settings(),
+        notifier=RefusingWarnings("second_factor_failed"),
+        clock=FrozenClock(),
+    )
+    account_id = account(cf)
+    secret, _ = enrol_totp(cf)
+    flow = mfa_flow(cf)
+    refused = cf.mfa.verify(flow, other(code_now(cf, secret)))
+    assert (refused.status, refused.flow) == (MfaStatus.REFUSED, flow)
+    assert cf.lockout.failures(account_id) == 1
+    assert events(cf, account_id, "second_factor_failed") == [
+        {"method": "totp", "mailed": False, "error": "NotificationError"}
+    ]
+    assert cf.mfa.verify(flow, code_now(cf, secret)).ok  # the step goes on
+
+
+@pytest.mark.req("LK-01", "LK-03")
+def test_a_lock_holds_when_its_unlock_link_cannot_be_mailed() -> None:
+    """A lock undone by a failed mail would give unlimited guesses while the server is down."""
+    cf = Credflow(
+        storage=MemoryStorage(),
+        settings=classic_settings(),
+        notifier=RefusingWarnings("unlock_link"),
+        clock=FrozenClock(),
+    )
+    account_id = account(cf)
+    for _ in range(5):
+        assert cf.login("adejoux", "wrong-password").status is LoginStatus.DENIED
+    assert cf.lockout.is_locked(cf.accounts.get(account_id))
+    assert cf.login("adejoux", GOOD).status is LoginStatus.DENIED
+    assert events(cf, account_id, "unlock_link_failed") == [{"error": "NotificationError"}]
+    assert events(cf, account_id, "account_locked")[-1]["failures"] == 5
+    # The link nobody received is void: nothing outstanding is left to void.
+    assert cf.storage.void_tokens(account_id, "unlock", cf.clock.now()) == 0
+
+
+def test_a_right_code_racing_the_first_wrong_one_still_signs_in(
+    cf: Credflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The right code's request loaded the flow; a wrong code of the same login is refused and
+    warns before the right one is consumed. The warning must not void the right code."""
+    account(cf)
+    secret, _ = enrol_totp(cf)
+    flow = mfa_flow(cf)
+    right, wrong = code_now(cf, secret), other(code_now(cf, secret))
+    original = Verifier.check
+    raced: list[MfaStatus] = []
+    racing: list[bool] = []
+
+    def check_then_race(self: Verifier, *args: Any) -> CodeCheck:
+        found = original(self, *args)
+        if not racing:  # once: the wrong code, while the right one is between load and use
+            racing.append(True)
+            raced.append(cf.mfa.verify(flow, wrong).status)
+        return found
+
+    monkeypatch.setattr(Verifier, "check", check_then_race)
+    assert cf.mfa.verify(flow, right).ok
+    assert raced == [MfaStatus.REFUSED]
+    assert len(warnings_sent(cf)) == 1
+
+
+@pytest.mark.req("LK-11")
+def test_no_warning_when_the_totp_key_is_gone_or_at_a_recovery() -> None:
+    cf = make_cf()
+    account_id = account(cf)
+    secret, _ = enrol_totp(cf)
+    rotated = make_cf(cf.storage, secret_key="n" * 32)  # the key that sealed the seed is gone
+    rotated.clock.set(cf.clock.now())  # type: ignore[attr-defined]
+    flow = mfa_flow(rotated)
+    assert not rotated.mfa.verify(flow, code_now(cf, secret)).ok
+    assert events(rotated, account_id, "second_factor_failed") == []
+    # A recovery's second-factor step: no password was typed, so nothing to warn about.
+    cf.recovery.start("adejoux")
+    assert warnings_sent(cf) == []
+
+
+def test_recovery_codes_stay_unpeppered_with_a_pepper_set() -> None:
+    cf = make_cf(peppers=[("2026a", "pepper-key-A-0123456789")])
+    account_id = account(cf)
+    _, codes = enrol_totp(cf)
+    stored = cf.storage.recovery_codes(account_id, codes[0][:4])  # the selector
+    assert stored and all(c.code_hash.startswith("$argon2id$") for c in stored)
+    password = cf.storage.get_password(account_id)
+    assert password is not None and password.hash.startswith("$pepper$k=2026a$")
+    assert cf.mfa.verify(mfa_flow(cf), codes[0]).ok  # and a code still opens the account

@@ -65,6 +65,12 @@ class Credflow:
         self.settings = settings
         self.notifier: Notifier = notifier if notifier is not None else Outbox()
         self.clock: Clock = clock if clock is not None else SystemClock()
+        if hasher is not None and settings.peppers and hasher.pepper_id != settings.peppers[0].id:
+            raise ConfigurationError(
+                "the hasher given does not seal with the settings' current pepper; build it "
+                "with Hasher(..., peppers=settings.peppers)",
+                field="hasher",
+            )
         self.hasher = hasher or Hasher(
             settings.hashing, max_concurrent=settings.hash_concurrency, peppers=settings.peppers
         )

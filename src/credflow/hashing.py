@@ -12,7 +12,7 @@ under ``max_concurrent × memory_cost``.
 An optional pepper (ST-07), a key kept with the application's settings and never in storage,
 goes into every password and answer hash: argon2id hashes HMAC-SHA256(key, password), and the
 stored string names the key by its id (``$pepper$k=<id>$argon2id$...``) so keys can rotate.
-A stolen database alone then allows no guessing at all.
+A stolen database alone then allows no guessing against a peppered hash.
 """
 
 from __future__ import annotations

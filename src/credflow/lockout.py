@@ -124,27 +124,41 @@ class LockoutService:
             factor=factor,
             until=None if until >= FOREVER else until.isoformat(),
         )
-        self.send_unlock_link(locked, locale)
+        self.send_unlock_link(locked, locale, must_deliver=False)
 
-    def send_unlock_link(self, account: Account, locale: str | None = None) -> bool:
+    def send_unlock_link(
+        self, account: Account, locale: str | None = None, *, must_deliver: bool = True
+    ) -> bool:
         """Mail a fresh single-use unlock link (voiding older ones); False without an email.
 
-        The URL is built from ``settings.base_url`` only, never from a request.
+        The URL is built from ``settings.base_url`` only, never from a request. A failed
+        delivery raises, so the caller's transaction rolls back, unless ``must_deliver`` is
+        False: then the new link is voided, an ``unlock_link_failed`` event is recorded and
+        False returned. Locking uses that, because a lock must hold even when the mail server
+        is down or refuses the address: a lock undone by a failed mail would give unlimited
+        guesses.
         """
         if account.email is None:
             return False
         self._tokens.void(account.id, "unlock")
         issued = self._tokens.issue(account, "unlock")
         link = self._settings.link("unlock", issued.token)
-        self._notifier.send(
-            Message(
-                "unlock_link",
-                account.email,
-                locale or self._settings.locale,
-                {"identifier": account.identifier, "link": link},
-                secret_params=frozenset({"link"}),
-            )
+        message = Message(
+            "unlock_link",
+            account.email,
+            locale or self._settings.locale,
+            {"identifier": account.identifier, "link": link},
+            secret_params=frozenset({"link"}),
         )
+        if must_deliver:
+            self._notifier.send(message)
+            return True
+        try:
+            self._notifier.send(message)
+        except Exception as exc:  # any delivery failure; storage calls are outside the try
+            self._tokens.void(account.id, "unlock")
+            self._audit.record("unlock_link_failed", account.id, error=type(exc).__name__)
+            return False
         return True
 
     def register_success(self, account: Account, *, fresh: bool = False) -> Account:

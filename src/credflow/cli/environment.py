@@ -10,8 +10,8 @@ set them once:
 - ``CREDFLOW_SECRET_KEY``: the application's secret key (the string it passes to ``Settings``).
   Only the commands that sign links or pseudonyms need it; the others run with a throwaway key.
 - ``CREDFLOW_PEPPERS``: the application's password peppers, when it uses any, as
-  ``id:key`` items separated by spaces, the current one first. Commands that hash or check a
-  password need them, or the passwords they set would not verify in the application.
+  ``id:key`` items separated by spaces, the current one first, each key the text the application
+  passes. Without them a password the CLI sets is stored unpeppered until its next login.
 - ``--base-url`` or ``CREDFLOW_BASE_URL``: the portal's address, for the links in mails.
 - ``CREDFLOW_SMTP_HOST``, ``_PORT`` (587), ``_SENDER``, ``_SECURITY`` (starttls), ``_USERNAME``,
   ``_PASSWORD``, ``_TIMEOUT``: the mail server, for the commands that mail.

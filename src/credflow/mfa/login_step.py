@@ -6,7 +6,8 @@ lifetime), an SMS code is sent into it on demand, and a typed code either passes
 consumed by compare-and-set, the failure count resets, the session starts) or fails (counted
 toward lockout; the failure that locks ends the flow). The first failure of a flow also records
 ``second_factor_failed`` and mails the owner once: the password was right, so someone may know it
-(LK-11).
+(LK-11). That mail is best effort: the failure is counted first, in its own transaction, and a
+mail that cannot go is recorded (``mailed=False``) instead of turning the refusal into an error.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from credflow.mfa.verifier import Verifier
 from credflow.results import MfaResult, MfaStatus
 from credflow.sessions import SessionService
 from credflow.storage.protocols import Storage
-from credflow.storage.records import Account, AccountStatus, FlowRecord
+from credflow.storage.records import Account, AccountStatus, FlowRecord, MfaKind
 from credflow.tokens import nonce_hash
 
 __all__ = ["LOGIN_FLOW", "PENDING", "LoginStep"]
@@ -136,7 +137,7 @@ class LoginStep:
             except ConcurrentUpdate:
                 return self._replies.result(MfaStatus.INVALID, "flow.invalid", lang)
         outcome = self._verifier.failed(account, check, during="login", locale=lang)
-        if not check.expired:  # a right SMS code past its lifetime was no guess
+        if not check.expired and not check.key_unknown:  # no guess; an operator's doing
             self._warn_once(record.handle_hash, account, check.method, lang)
         facts = MfaFacts(locked_now=outcome is not None and outcome.locked)
         if MACHINE.next(MfaState.PENDING, MfaEvent.CODE_WRONG, facts) is MfaState.LOCKED:
@@ -147,21 +148,29 @@ class LoginStep:
 
     def _warn_once(self, handle_hash: str, account: Account, method: str, lang: str) -> None:
         """The first failed second factor of this login: a ``second_factor_failed`` event and
-        one mail (LK-11). The flow remembers it, by compare-and-set, so that parallel or later
-        failures of the same login mail nothing more; a new login warns again."""
-        try:
-            with self._storage.transaction():
-                current = self._storage.get_flow(handle_hash)
-                if current is None or current.state != PENDING or current.data.get("warned"):
-                    return
-                self._storage.advance_flow(
-                    current.model_copy(update={"data": {**current.data, "warned": True}}),
-                    expected_state=PENDING,
-                )
-                self._audit.record("second_factor_failed", account.id, method=method)
+        one mail (LK-11). An atomic counter keyed by the flow (not the flow itself, whose
+        version a right code racing this one relies on) makes parallel or later failures of
+        the same login mail nothing more; a new login warns again."""
+        if method == "totp":  # no factor matched: name the one the account has
+            kinds = confirmed(self._storage, account.id)
+            if MfaKind.TOTP not in kinds and MfaKind.SMS in kinds:
+                method = "sms"
+        with self._storage.transaction():
+            key = f"mfa-warned:{handle_hash}"
+            if self._storage.increment_counter(key, self._clock.now()) != 1:
+                return
+            try:
                 self._notices.second_factor_failed(account, method, lang)
-        except ConcurrentUpdate:
-            return  # a parallel failure of the same login warned first
+            except Exception as exc:  # any delivery failure; the refusal stands
+                self._audit.record(
+                    "second_factor_failed",
+                    account.id,
+                    method=method,
+                    mailed=False,
+                    error=type(exc).__name__,
+                )
+                return
+            self._audit.record("second_factor_failed", account.id, method=method, mailed=True)
 
     def _load(self, flow: object, lang: str) -> tuple[FlowRecord, Account] | MfaResult:
         """The login's pending ``mfa`` flow and its account, or the result that ends it."""

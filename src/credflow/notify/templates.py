@@ -716,7 +716,7 @@ _FR: dict[str, MailTemplate] = {
         [
             "Le mot de passe du compte {identifier} a été saisi correctement, mais la "
             "vérification en deux étapes a échoué (le {at}, {method}).",
-            "Si c'était vous, il n'y a rien à faire : réessayez avec un nouveau code.",
+            "Si c'était vous, il n'y a rien à faire.",
             "Si vous n'avez pas tenté de vous connecter, quelqu'un connaît votre mot de passe : "
             "changez-le dès maintenant depuis votre espace client ({url}) et prévenez le "
             "support. Votre second facteur a bloqué cette tentative.",
@@ -724,7 +724,7 @@ _FR: dict[str, MailTemplate] = {
         [
             "Le mot de passe du compte <strong>{identifier}</strong> a été saisi correctement, "
             "mais la vérification en deux étapes a échoué (le {at}, {method}).",
-            "Si c'était vous, il n'y a rien à faire : réessayez avec un nouveau code.",
+            "Si c'était vous, il n'y a rien à faire.",
             "Si vous n'avez pas tenté de vous connecter, quelqu'un connaît votre mot de passe : "
             'changez-le dès maintenant depuis <a href="{url}">votre espace client</a> et '
             "prévenez le support. Votre second facteur a bloqué cette tentative.",
@@ -1079,7 +1079,7 @@ _EN: dict[str, MailTemplate] = {
         [
             "The password of the account {identifier} was entered correctly, but the two-step "
             "verification failed (at {at}, {method}).",
-            "If it was you, there is nothing to do: try again with a new code.",
+            "If it was you, there is nothing to do.",
             "If you did not try to sign in, someone knows your password: change it now from the "
             "customer portal ({url}) and tell our support team. Your second factor stopped this "
             "attempt.",
@@ -1087,7 +1087,7 @@ _EN: dict[str, MailTemplate] = {
         [
             "The password of the account <strong>{identifier}</strong> was entered correctly, "
             "but the two-step verification failed (at {at}, {method}).",
-            "If it was you, there is nothing to do: try again with a new code.",
+            "If it was you, there is nothing to do.",
             "If you did not try to sign in, someone knows your password: change it now from "
             '<a href="{url}">the customer portal</a> and tell our support team. Your second '
             "factor stopped this attempt.",
