@@ -316,6 +316,21 @@ def test_the_benchmark_tables_say_when_and_where() -> None:
             assert f"| {row['name']} |" in block
 
 
+def test_rows_judged_on_the_direct_ratio_show_both_ratios() -> None:
+    data = bench_data()
+    block = bench_table.render(data)
+    direct = [
+        row for b in data["benchmarks"] for row in b["rows"] if row.get("direct_ratio") is not None
+    ]
+    assert direct, "the login rows carry a direct ratio"
+    for row in direct:
+        assert f"| {row['ratio']:.3f}; direct {row['direct_ratio']:.4f} |" in block
+    plain = [
+        row for b in data["benchmarks"] for row in b["rows"] if row.get("direct_ratio") is None
+    ]
+    assert all(f"| {row['ratio']:.3f} |" in block for row in plain)
+
+
 def test_a_changed_figure_makes_the_table_stale() -> None:
     page = (DOCS / "comparison.md").read_text(encoding="utf-8")
     data = bench_data()
