@@ -12,6 +12,7 @@ from tests.test_login import GOOD, ready
 from credflow.errors import ConfigurationError, InvalidInput, UnknownAccount
 from credflow.facade import Credflow
 from credflow.results import LoginStatus, RecoveryStatus
+from credflow.storage.memory import MemoryStorage
 
 NEW = "Rouge2025y"
 
@@ -503,3 +504,46 @@ def test_flows_stored_before_the_pseudonyms_still_work() -> None:
     assert cf.recovery.resend_code(flow).step == "code_sent"
     code = last_params(cf, "reset_code")["code"]
     assert cf.recovery.submit_code(flow, code).step == "new_password"
+
+
+class CountingStorage(MemoryStorage):
+    """Memory storage that counts the records its reads return and the writes it takes."""
+
+    WRITES = ("save_", "void_", "increment_", "append_", "consume_", "advance_", "update_")
+    READS = ("find_", "get_")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = {"records read": 0, "writes": 0}
+
+    def __getattribute__(self, name: str) -> Any:
+        attribute = super().__getattribute__(name)
+        if not callable(attribute) or not name.startswith((*self.WRITES, *self.READS)):
+            return attribute
+        counts = super().__getattribute__("counts")
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            if name.startswith(CountingStorage.WRITES):
+                counts["writes"] += 1
+            elif result is not None:
+                counts["records read"] += 1
+            return result
+
+        return counted
+
+
+@pytest.mark.req("RS-03")
+def test_a_start_by_link_does_the_same_storage_work_for_known_and_unknown() -> None:
+    """Timing parity starts with the same work: as many records read back and as many writes
+    whether or not the identifier names an account (the benchmark measures the time)."""
+    storage = CountingStorage()
+    cf = make_cf(storage, recovery={"steps": ["email_link"]})
+    ready(cf)
+    seen = []
+    for who in ("adejoux", "personne", "adejoux", "personne"):
+        storage.counts = {"records read": 0, "writes": 0}
+        cf.recovery.start(who)
+        seen.append(dict(storage.counts))
+    assert seen[0] == seen[1] == seen[2] == seen[3], seen
+    assert seen[0]["records read"] >= 1 and seen[0]["writes"] >= 3

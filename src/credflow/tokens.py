@@ -199,8 +199,9 @@ class TokenService:
         return Redemption(TokenOutcome.VALID, account_id)
 
     def decoy(self, purpose: str, pseudonym: str) -> IssuedToken:
-        """Do all the work of ``void`` then ``issue`` for nobody: for a request that must not
-        reveal by its duration that no account was found.
+        """Do all the work of ``void`` then ``issue`` for nobody, and read one record back as
+        the real request reads the account: for a request that must not reveal by its duration
+        that no account was found.
 
         The record belongs to the pseudo-account ``decoy:<pseudonym>``. The caller derives
         ``pseudonym`` from what the person typed with an HMAC under the secret key (a digest it
@@ -215,9 +216,10 @@ class TokenService:
         now = self._clock.now()
         token = self._signer(purpose).sign(f"{pseudo}.{nonce}").decode("ascii")
         expires = now.replace(microsecond=0) + timedelta(seconds=self.lifetime(purpose))
+        digest = nonce_hash(nonce)
         self._storage.save_token(
             TokenRecord(
-                nonce_hash=nonce_hash(nonce),
+                nonce_hash=digest,
                 account_id=pseudo,
                 purpose=purpose,
                 credential_version=1,
@@ -225,6 +227,8 @@ class TokenService:
                 expires_at=expires,
             )
         )
+        # A real request has read a whole record back from storage (the account); so does this.
+        self._storage.get_token(digest)
         return IssuedToken(token, purpose, pseudo, expires)
 
     def expired_outstanding(self, token: str, purpose: str) -> str | None:
