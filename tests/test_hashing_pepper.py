@@ -231,5 +231,7 @@ def test_a_hasher_given_with_peppered_settings_must_seal_with_their_pepper() -> 
     assert caught.value.field == "hasher"
     with pytest.raises(ConfigurationError):
         Credflow(storage=MemoryStorage(), settings=settings, hasher=hasher(B, A))
+    with pytest.raises(ConfigurationError):  # the right id, another key
+        Credflow(storage=MemoryStorage(), settings=settings, hasher=hasher(A_OTHER_KEY))
     cf = Credflow(storage=MemoryStorage(), settings=settings, hasher=hasher(A))
-    assert cf.hasher.pepper_id == "2026a"
+    assert cf.hasher.pepper_id == "2026a" and cf.hasher.peppers == (A,)

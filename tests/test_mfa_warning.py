@@ -21,6 +21,7 @@ from tests.test_mfa import (
     mfa_flow,
     other,
 )
+from tests.test_mfa_policy import at_mfa_step, recovery_cf
 
 from credflow.clock import FrozenClock
 from credflow.errors import NotificationError
@@ -29,7 +30,7 @@ from credflow.mfa.checks import CodeCheck
 from credflow.mfa.verifier import Verifier
 from credflow.notify import Message, Outbox
 from credflow.notify.templates import DEFAULT_TEMPLATES
-from credflow.results import LoginStatus, MfaStatus
+from credflow.results import LoginStatus, MfaStatus, RecoveryStatus
 from credflow.storage.memory import MemoryStorage
 
 
@@ -239,10 +240,24 @@ def test_no_warning_when_the_totp_key_is_gone_or_at_a_recovery() -> None:
     rotated = make_cf(cf.storage, secret_key="n" * 32)  # the key that sealed the seed is gone
     rotated.clock.set(cf.clock.now())  # type: ignore[attr-defined]
     flow = mfa_flow(rotated)
-    assert not rotated.mfa.verify(flow, code_now(cf, secret)).ok
+    refused = rotated.mfa.verify(flow, code_now(cf, secret))
+    assert refused.status is MfaStatus.REFUSED
+    assert events(rotated, account_id, "mfa_failed")[-1]["reason"] == "key_unknown"
     assert events(rotated, account_id, "second_factor_failed") == []
-    # A recovery's second-factor step: no password was typed, so nothing to warn about.
-    cf.recovery.start("adejoux")
+    assert warnings_sent(rotated) == []
+
+
+@pytest.mark.req("LK-11")
+def test_a_wrong_code_at_a_recoverys_second_factor_warns_nobody() -> None:
+    """A recovery's mfa step follows a mailed link, not a password: nothing to warn about."""
+    cf = recovery_cf("email_link")
+    account_id = account(cf)
+    secret, _ = enrol_totp(cf)
+    flow = at_mfa_step(cf)
+    wrong = cf.recovery.submit_mfa(flow, other(code_now(cf, secret)))
+    assert (wrong.status, wrong.code) == (RecoveryStatus.REFUSED, "mfa.code_wrong")
+    assert events(cf, account_id, "mfa_failed")[-1]["during"] == "recovery"
+    assert events(cf, account_id, "second_factor_failed") == []
     assert warnings_sent(cf) == []
 
 

@@ -638,7 +638,9 @@ def test_a_server_that_went_away_is_reconnected_to(
             second = Counting()
             controller = Controller(second, hostname="127.0.0.1", port=port)
             controller.start()
+            started = time.monotonic()
             sender.send(reset_link())
+            assert time.monotonic() - started < 4  # found dead by NOOP, not by the timeout
     finally:
         controller.stop()
     assert (len(first.received), len(second.received)) == (1, 1)
@@ -660,6 +662,50 @@ def test_a_failed_send_drops_the_connection_and_the_next_send_opens_one(
         sender.send(reset_link())
     assert len(handler.received) == 3  # the server saw the rejected one too
     assert (handler.hellos, handler.quits) == (2, 2)
+
+
+def test_an_error_inside_the_block_still_closes_the_connection(
+    start_server: Callable[..., Server],
+) -> None:
+    handler = Counting()
+    server = start_server(handler)
+    sender = notifier(server.port)
+
+    def mail_then_fail() -> None:
+        with sender.connection():
+            sender.send(reset_link())
+            raise RuntimeError("the caller's own error")
+
+    with pytest.raises(RuntimeError, match="the caller's own"):
+        mail_then_fail()
+    assert (handler.hellos, handler.quits) == (1, 1)
+    sender.send(reset_link())  # and the notifier still works, a connection per mail again
+    assert (handler.hellos, handler.quits) == (2, 2)
+
+
+@dataclass
+class BusyNoop(Counting):
+    """Answers NOOP with a refusal, as a server about to close might."""
+
+    async def handle_NOOP(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, arg: str
+    ) -> str:
+        return "421 closing soon"
+
+
+def test_a_connection_whose_noop_is_refused_is_replaced(
+    start_server: Callable[..., Server],
+) -> None:
+    handler = BusyNoop()
+    server = start_server(handler)
+    sender = notifier(server.port)
+    started = time.monotonic()
+    with sender.connection():
+        for _ in range(3):
+            sender.send(reset_link())
+    assert time.monotonic() - started < 4  # replaced at once, not after a timeout
+    assert len(handler.received) == 3
+    assert handler.hellos == 3
 
 
 def test_other_threads_keep_a_connection_per_mail(start_server: Callable[..., Server]) -> None:

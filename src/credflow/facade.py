@@ -65,10 +65,10 @@ class Credflow:
         self.settings = settings
         self.notifier: Notifier = notifier if notifier is not None else Outbox()
         self.clock: Clock = clock if clock is not None else SystemClock()
-        if hasher is not None and settings.peppers and hasher.pepper_id != settings.peppers[0].id:
+        if hasher is not None and settings.peppers and hasher.peppers != settings.peppers:
             raise ConfigurationError(
-                "the hasher given does not seal with the settings' current pepper; build it "
-                "with Hasher(..., peppers=settings.peppers)",
+                "the hasher given does not hold the settings' peppers (ids, keys and order); "
+                "build it with Hasher(..., peppers=settings.peppers)",
                 field="hasher",
             )
         self.hasher = hasher or Hasher(

@@ -244,6 +244,11 @@ class Hasher:
         return self._bound
 
     @property
+    def peppers(self) -> tuple[Pepper, ...]:
+        """The peppers, the current one first."""
+        return tuple(self._peppers.values())
+
+    @property
     def pepper_id(self) -> str | None:
         """The id of the pepper new hashes use, or None without one."""
         return self._current.id if self._current is not None else None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from credflow.audit import Audit
 from credflow.clock import Clock
-from credflow.errors import ConcurrentUpdate
+from credflow.errors import ConcurrentUpdate, StorageError
 from credflow.flows import lockout
 from credflow.flows.lockout import LockoutEvent, LockoutFacts, LockoutState
 from credflow.notify import Message, Notifier
@@ -155,6 +155,8 @@ class LockoutService:
             return True
         try:
             self._notifier.send(message)
+        except StorageError:
+            raise  # a notifier writing to storage failed there: the transaction is not usable
         except Exception as exc:  # any delivery failure; storage calls are outside the try
             self._tokens.void(account.id, "unlock")
             self._audit.record("unlock_link_failed", account.id, error=type(exc).__name__)

@@ -198,10 +198,11 @@ class TokenService:
             return Redemption(TokenOutcome.INVALID)
         return Redemption(TokenOutcome.VALID, account_id)
 
-    def decoy(self, purpose: str, pseudonym: str) -> IssuedToken:
-        """Do all the work of ``void`` then ``issue`` for nobody, and read one record back as
-        the real request reads the account: for a request that must not reveal by its duration
-        that no account was found.
+    def decoy(self, purpose: str, pseudonym: str, *, read_back: bool = True) -> IssuedToken:
+        """Do all the work of ``void`` then ``issue`` for nobody, and (``read_back``) read one
+        record back as the real request reads the account: for a request that must not reveal
+        by its duration that no account was found. A caller that did read an account (one
+        without an address) passes ``read_back=False``.
 
         The record belongs to the pseudo-account ``decoy:<pseudonym>``. The caller derives
         ``pseudonym`` from what the person typed with an HMAC under the secret key (a digest it
@@ -227,8 +228,8 @@ class TokenService:
                 expires_at=expires,
             )
         )
-        # A real request has read a whole record back from storage (the account); so does this.
-        self._storage.get_token(digest)
+        if read_back:  # a real request has read a whole record (the account); so does this
+            self._storage.get_token(digest)
         return IssuedToken(token, purpose, pseudo, expires)
 
     def expired_outstanding(self, token: str, purpose: str) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from credflow.audit import Audit
 from credflow.clock import Clock
-from credflow.errors import ConcurrentUpdate
+from credflow.errors import ConcurrentUpdate, StorageError
 from credflow.flows.mfa import MACHINE, MfaEvent, MfaFacts, MfaState
 from credflow.lockout import LockoutService
 from credflow.mfa.checks import RECOVERY_CODE, CodeCheck
@@ -151,16 +151,18 @@ class LoginStep:
         one mail (LK-11). An atomic counter keyed by the flow (not the flow itself, whose
         version a right code racing this one relies on) makes parallel or later failures of
         the same login mail nothing more; a new login warns again."""
-        if method == "totp":  # no factor matched: name the one the account has
-            kinds = confirmed(self._storage, account.id)
-            if MfaKind.TOTP not in kinds and MfaKind.SMS in kinds:
-                method = "sms"
         with self._storage.transaction():
             key = f"mfa-warned:{handle_hash}"
             if self._storage.increment_counter(key, self._clock.now()) != 1:
                 return
+            if method == "totp":  # no factor matched: name the one the account has
+                kinds = confirmed(self._storage, account.id)
+                if MfaKind.TOTP not in kinds and MfaKind.SMS in kinds:
+                    method = "sms"
             try:
                 self._notices.second_factor_failed(account, method, lang)
+            except StorageError:
+                raise  # a notifier writing to storage failed there: the transaction is not usable
             except Exception as exc:  # any delivery failure; the refusal stands
                 self._audit.record(
                     "second_factor_failed",

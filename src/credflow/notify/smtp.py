@@ -9,7 +9,8 @@
 Each ``send`` renders the message with the templates (``credflow.notify.templates``), opens one
 connection (``smtplib``), upgrades it with STARTTLS or starts in TLS as configured, logs in when
 credentials are given, sends one ``multipart/alternative`` mail (plain text and HTML, UTF-8) and
-quits. It holds no connection between sends, so one notifier serves many threads.
+quits. Outside a ``connection()`` block it holds no connection between sends, and inside one
+each thread has its own, so one notifier serves many threads.
 
 A bulk mailing (``credflow users require-reset`` mailing 100,000 links) wraps its sends in
 ``with notifier.connection():``: the sends this thread makes inside the block share one
@@ -157,7 +158,7 @@ class SMTPNotifier:
         if templates is not None and not isinstance(templates, Templates):
             raise ConfigurationError("must be a Templates", field="templates")
         if isinstance(per_connection, bool) or not isinstance(per_connection, int):
-            raise ConfigurationError("must be a positive integer", field="per_connection")
+            per_connection = 0  # refused just below, with the same message
         if per_connection < 1:
             raise ConfigurationError("must be a positive integer", field="per_connection")
         self._host = host.strip()
