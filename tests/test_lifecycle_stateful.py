@@ -189,6 +189,7 @@ class MfaFlow:
     account: str
     expires: datetime
     alive: bool = True
+    warned: bool = False  # LK-11: the first failed code of a login mails a warning, once
 
 
 def other(code: str) -> str:
@@ -1046,13 +1047,17 @@ class Lifecycle(RuleBasedStateMachine):
             self.issued(person, result.session)
             return
         assert result.session is None
+        warning = (
+            [] if f.warned or person.email is None else [("second_factor_failed", person.email)]
+        )
+        f.warned = True
         if self.fail(person):
             f.alive = False
             self.outcome(result, MfaStatus.LOCKED, "mfa.locked", f"verify {pick}")
-            self.mail(("unlock_link", person.email))
+            self.mail(("unlock_link", person.email), *warning)
             return
         self.outcome(result, MfaStatus.REFUSED, "mfa.code_wrong", f"verify {pick}")
-        self.mail()
+        self.mail(*warning)
 
     # -- bad input ---------------------------------------------------------------------------
 
