@@ -891,8 +891,9 @@ class RecoveryService:
             )
         if not mailed and decoy:
             # The same work as a real link, minus the mail: void, sign and store a token (for a
-            # pseudo-account nobody can name), build the message, so the time does not tell the
-            # account is absent, or has no address.
+            # pseudo-account nobody can name), read a record back when no account was read,
+            # build the message, so the time does not tell the account is absent, or has no
+            # address.
             issued = self._tokens.decoy("reset", decoy, read_back=not accounts)
             Message(
                 "reset_link",
