@@ -4,7 +4,8 @@
 is loaded (invalid when its account changed credentials or was disabled, expired past its
 lifetime), an SMS code is sent into it on demand, and a typed code either passes (the flow is
 consumed by compare-and-set, the failure count resets, the session starts) or fails (counted
-toward lockout; the failure that locks ends the flow). The first failure of a flow also records
+toward lockout; the failure that locks ends the flow). The first failure of a flow that may be a
+guess (not a right SMS code typed late, nor a TOTP whose key is gone) also records
 ``second_factor_failed`` and mails the owner once: the password was right, so someone may know it
 (LK-11). That mail is best effort: the failure is counted first, in its own transaction, and a
 mail that cannot go is recorded (``mailed=False``) instead of turning the refusal into an error.

@@ -7,7 +7,9 @@ A factor added (``mfa_enabled``) or removed (``mfa_disabled``), a recovery code 
 failed (``second_factor_failed``) each mail the account's address, when it has one, so that what
 the person did not do is seen. They carry no secret: the identifier, the method in
 words, the time and the portal's address. The services send them inside the transaction of the
-change, like every other notice, so a failed delivery leaves the change undone.
+change, like every other notice, so a failed delivery leaves the change undone; except
+``second_factor_failed``, which is best effort (LK-11): the failure stays counted and the event
+records ``mailed=False``.
 """
 
 from __future__ import annotations

@@ -6,11 +6,12 @@
                             username="portal", password=SMTP_PASSWORD)
     cf = Credflow(storage=..., settings=..., notifier=notifier)
 
-Each ``send`` renders the message with the templates (``credflow.notify.templates``), opens one
-connection (``smtplib``), upgrades it with STARTTLS or starts in TLS as configured, logs in when
-credentials are given, sends one ``multipart/alternative`` mail (plain text and HTML, UTF-8) and
-quits. Outside a ``connection()`` block it holds no connection between sends, and inside one
-each thread has its own, so one notifier serves many threads.
+Each ``send`` renders the message with the templates (``credflow.notify.templates``) and,
+outside a ``connection()`` block, opens one connection (``smtplib``), upgrades it with STARTTLS
+or starts in TLS as configured, logs in when credentials are given, sends one
+``multipart/alternative`` mail (plain text and HTML, UTF-8) and quits. Outside such a block it
+holds no connection between sends, and inside one each thread has its own, so one notifier
+serves many threads.
 
 A bulk mailing (``credflow users require-reset`` mailing 100,000 links) wraps its sends in
 ``with notifier.connection():``: the sends this thread makes inside the block share one
