@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from credflow.audit import Audit
 from credflow.clock import Clock
-from credflow.errors import ConcurrentUpdate, StorageError
+from credflow.errors import ConcurrentUpdate
 from credflow.flows import lockout
 from credflow.flows.lockout import LockoutEvent, LockoutFacts, LockoutState
-from credflow.notify import Message, Notifier
+from credflow.notify import Message, Notifier, send_best_effort
 from credflow.settings import Settings
 from credflow.storage.protocols import Storage
 from credflow.storage.records import Account
@@ -153,15 +153,11 @@ class LockoutService:
         if must_deliver:
             self._notifier.send(message)
             return True
-        try:
-            self._notifier.send(message)
-        except StorageError:
-            raise  # a notifier writing to storage failed there: the transaction is not usable
-        except Exception as exc:  # any delivery failure; storage calls are outside the try
+        error = send_best_effort(self._notifier, message)
+        if error is not None:
             self._tokens.void(account.id, "unlock")
-            self._audit.record("unlock_link_failed", account.id, error=type(exc).__name__)
-            return False
-        return True
+            self._audit.record("unlock_link_failed", account.id, error=error)
+        return error is None
 
     def register_success(self, account: Account, *, fresh: bool = False) -> Account:
         """A secret was verified: reset the counter (LK-05) and the lock escalation.

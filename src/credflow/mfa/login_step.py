@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from credflow.audit import Audit
 from credflow.clock import Clock
-from credflow.errors import ConcurrentUpdate, StorageError
+from credflow.errors import ConcurrentUpdate
 from credflow.flows.mfa import MACHINE, MfaEvent, MfaFacts, MfaState
 from credflow.lockout import LockoutService
 from credflow.mfa.checks import RECOVERY_CODE, CodeCheck
@@ -160,20 +160,13 @@ class LoginStep:
                 kinds = confirmed(self._storage, account.id)
                 if MfaKind.TOTP not in kinds and MfaKind.SMS in kinds:
                     method = "sms"
-            try:
-                self._notices.second_factor_failed(account, method, lang)
-            except StorageError:
-                raise  # a notifier writing to storage failed there: the transaction is not usable
-            except Exception as exc:  # any delivery failure; the refusal stands
+            error = self._notices.second_factor_failed(account, method, lang)  # best effort
+            if error is None:
+                self._audit.record("second_factor_failed", account.id, method=method, mailed=True)
+            else:
                 self._audit.record(
-                    "second_factor_failed",
-                    account.id,
-                    method=method,
-                    mailed=False,
-                    error=type(exc).__name__,
+                    "second_factor_failed", account.id, method=method, mailed=False, error=error
                 )
-                return
-            self._audit.record("second_factor_failed", account.id, method=method, mailed=True)
 
     def _load(self, flow: object, lang: str) -> tuple[FlowRecord, Account] | MfaResult:
         """The login's pending ``mfa`` flow and its account, or the result that ends it."""

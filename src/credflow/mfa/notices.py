@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from credflow.clock import Clock
 from credflow.messages import Messages
-from credflow.notify import Message, Notifier
+from credflow.notify import Message, Notifier, send_best_effort
 from credflow.storage.records import Account, MfaKind
 
 __all__ = ["Notices"]
@@ -49,22 +49,30 @@ class Notices:
         """A new set of recovery codes replaced the old one."""
         self._send("recovery_codes_regenerated", account, lang)
 
-    def second_factor_failed(self, account: Account, method: str, lang: str) -> None:
+    def second_factor_failed(self, account: Account, method: str, lang: str) -> str | None:
         """A login's password was right but its second factor (``method``: ``totp``, ``sms`` or
-        ``recovery_code``) failed: someone may know the password (LK-11)."""
+        ``recovery_code``) failed: someone may know the password (LK-11). Best effort: returns
+        the delivery error's type name instead of raising (``send_best_effort``)."""
         words = self._messages.render(f"mfa.method_{method}", lang)
-        self._send("second_factor_failed", account, lang, method=words)
+        message = self._message("second_factor_failed", account, lang, method=words)
+        return None if message is None else send_best_effort(self._notifier, message)
 
     def _method(self, kind: MfaKind, lang: str) -> str:
         return self._messages.render(f"mfa.method_{kind.value}", lang)
 
     def _send(self, kind: str, account: Account, lang: str, **params: str) -> None:
+        message = self._message(kind, account, lang, **params)
+        if message is not None:
+            self._notifier.send(message)
+
+    def _message(self, kind: str, account: Account, lang: str, **params: str) -> Message | None:
+        """The notice for the account's address; None when it has none."""
         if account.email is None:
-            return
+            return None
         values = {
             "identifier": account.identifier,
             **params,
             "at": self._clock.now().isoformat(),
             "url": self._base_url,
         }
-        self._notifier.send(Message(kind, account.email, lang, values))
+        return Message(kind, account.email, lang, values)

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Message", "Notifier", "Outbox"]
+from credflow.errors import StorageError
+
+__all__ = ["Message", "Notifier", "Outbox", "send_best_effort"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,22 @@ class Notifier(Protocol):
     def send(self, message: Message) -> None:
         """Deliver ``message`` (or queue it for delivery)."""
         ...
+
+
+def send_best_effort(notifier: Notifier, message: Message) -> str | None:
+    """Deliver ``message``, or return the delivery error's type name instead of raising.
+
+    For the notices whose failure must not undo what triggered them (the unlock link of a new
+    lock, the ``second_factor_failed`` warning). A storage error still raises: a notifier that
+    writes to storage failed there, and the caller's transaction is no longer usable.
+    """
+    try:
+        notifier.send(message)
+    except StorageError:
+        raise
+    except Exception as exc:  # any delivery failure, whatever the notifier raises
+        return type(exc).__name__
+    return None
 
 
 class Outbox:
