@@ -16,10 +16,9 @@ from tests.test_cli_support import (
     DATABASES,
     KEY,
     OLD_PASSWORD,
-    close_cf,
     drop_schema,
     make_database,
-    open_cf,
+    opened_cf,
     run,
     seed,
 )
@@ -198,11 +197,8 @@ def test_bad_settings_are_usage_errors(tmp_path: Path, extra: list[str], fragmen
     assert result.code == 2
     assert fragment in result.err
     assert result.out == ""
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.accounts.find("adejoux") is None
-    finally:
-        close_cf(cf)
 
 
 def test_commands_that_sign_need_the_secret_key_and_never_print_it(tmp_path: Path) -> None:
@@ -278,11 +274,8 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
     usage = credflow(["users", "frobnicate"], env)
     assert usage.returncode == 2
     assert "usage: credflow users" in usage.stderr
-    cf, _ = open_cf(env["CREDFLOW_DATABASE_URL"])
-    try:
+    with opened_cf(env["CREDFLOW_DATABASE_URL"]) as cf:
         assert cf.login("adejoux", "Bleu-2024x").status.value == "authenticated"
-    finally:
-        close_cf(cf)
 
 
 def test_python_dash_m(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -308,8 +301,5 @@ def test_main_reads_the_process_environment(
 def test_seeded_passwords_work(tmp_path: Path) -> None:
     url = make_database("sqlite", tmp_path)
     seed(url, 1)
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.login("user000000", OLD_PASSWORD).status.value == "authenticated"
-    finally:
-        close_cf(cf)

@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.test_cli_support import (
-    DATABASES,
     KEY,
     OLD_PASSWORD,
-    close_cf,
-    make_database,
-    open_cf,
+    opened_cf,
     run,
     seed,
 )
@@ -25,22 +21,14 @@ from credflow.cli.arguments import since
 from credflow.flows import MACHINES, diagram
 
 
-@pytest.fixture(params=DATABASES)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return make_database(str(request.param), tmp_path)
-
-
 def trail(url: str) -> str:
     """Two accounts with a few events each; returns the first one's id."""
     first, _ = seed(url, 2)
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         cf.login("user000000", "wrong-" + OLD_PASSWORD)
         cf.login("user000000", OLD_PASSWORD)
         cf.login("user000001", OLD_PASSWORD)
         cf.accounts.disable(first.id)
-    finally:
-        close_cf(cf)
     return first.id
 
 

@@ -26,15 +26,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from tests.test_cli_support import (
     BASE_URL,
-    DATABASES,
     KEY,
     OLD_PASSWORD,
     MailServer,
-    close_cf,
     free_port,
-    mail_server,
-    make_database,
-    open_cf,
+    opened_cf,
     run,
     seed,
     smtp_env,
@@ -53,21 +49,6 @@ BEFORE = re.compile(r"--before (\S+)")
 LINK = re.compile(r"/reset\?token=(\S+)")
 
 
-@pytest.fixture(params=DATABASES)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return make_database(str(request.param), tmp_path)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return make_database("sqlite", tmp_path)
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    yield from mail_server()
-
-
 def mailing(smtp: MailServer) -> dict[str, str]:
     return smtp.env | {"CREDFLOW_SECRET_KEY": KEY, "CREDFLOW_BASE_URL": BASE_URL}
 
@@ -78,8 +59,7 @@ def reset_all(url: str, env: dict[str, str], *extra: str) -> Any:
 
 def credentials(url: str, accounts: list[Account]) -> dict[str, str]:
     """identifier → "unusable" or "old" (the seeded hash) or "other"."""
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         found = {}
         for account in accounts:
             credential = cf.storage.get_password(account.id)
@@ -91,8 +71,6 @@ def credentials(url: str, accounts: list[Account]) -> dict[str, str]:
             else:
                 found[account.identifier] = "other"
         return found
-    finally:
-        close_cf(cf)
 
 
 def by_id(accounts: list[Account]) -> list[Account]:
@@ -133,15 +111,12 @@ def test_require_reset_all_voids_and_mails_links(url: str, smtp: MailServer) -> 
         assert token is not None
         assert token.group(1) not in result.text
     assert KEY not in result.text
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.login(active[0].identifier, OLD_PASSWORD).status is LoginStatus.DENIED
         assert cf.login(disabled.identifier, OLD_PASSWORD).status is LoginStatus.DENIED
         assert cf.storage.get_password(disabled.id) is not None
         sent = [e for e in cf.storage.events() if e.type == "password_setup_sent"]
         assert len(sent) == 6
-    finally:
-        close_cf(cf)
 
 
 def test_the_link_sets_a_new_password_and_a_rerun_leaves_it(url: str, smtp: MailServer) -> None:
@@ -153,24 +128,18 @@ def test_the_link_sets_a_new_password_and_a_rerun_leaves_it(url: str, smtp: Mail
     mail = smtp.mailbox.to(accounts[0].email or "")[0]
     token = LINK.search(smtp.mailbox.text(mail))
     assert token is not None
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         opened = cf.recovery.open_link(token.group(1))
         assert opened.flow is not None, opened
         done = cf.recovery.set_password(opened.flow, NEW_PASSWORD, NEW_PASSWORD)
         assert done.status is RecoveryStatus.COMPLETED
-    finally:
-        close_cf(cf)
     again = reset_all(url, mailing(smtp), "--before", before.group(1))
     assert again.code == 0
     assert "  reset: 0 (" in again.out
     assert f"  already reset since {before.group(1)}: 3\n" in again.out
     assert len(smtp.mailbox.mails) == 3  # nobody mailed twice
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.login(accounts[0].identifier, NEW_PASSWORD).status is LoginStatus.AUTHENTICATED
-    finally:
-        close_cf(cf)
 
 
 def test_an_interrupted_run_resumes_without_mailing_twice(
@@ -219,11 +188,8 @@ def test_a_failing_batch_is_rolled_back_whole(url: str, smtp: MailServer) -> Non
     assert "the recipient was refused" in result.err
     states = credentials(url, accounts)
     assert [states[a.identifier] for a in accounts] == ["unusable"] * 3 + ["old"] * 4
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.login(accounts[3].identifier, OLD_PASSWORD).status is LoginStatus.AUTHENTICATED
-    finally:
-        close_cf(cf)
 
 
 def test_a_batch_that_loses_a_race_is_tried_again(
@@ -280,16 +246,13 @@ def test_next_login_mode_needs_no_mail_nor_key(url: str) -> None:
     result = reset_all(url, {}, "--mode", "next-login")
     assert result.code == 0, result.err
     assert "  reset: 4 (a password change at their next login)\n" in result.out
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         for account in accounts:
             stored = cf.storage.get_account(account.id)
             assert stored is not None
             assert stored.required_actions == (RequiredAction.CHANGE_PASSWORD,)
         login = cf.login(accounts[0].identifier, OLD_PASSWORD)
         assert login.status is LoginStatus.ACTION_REQUIRED
-    finally:
-        close_cf(cf)
     again = reset_all(url, {}, "--mode", "next-login")
     assert "  reset: 0 (" in again.out
     assert ": 4\n" in again.out  # already required
@@ -390,14 +353,11 @@ def test_progress_is_redrawn_in_place_on_a_terminal(sqlite_url: str) -> None:
 
 def test_reset_batch_directly(sqlite_url: str) -> None:
     (account,) = seed(sqlite_url, 1)
-    cf, _ = open_cf(sqlite_url)
-    try:
+    with opened_cf(sqlite_url) as cf:
         tally = reset.reset_batch(
             cf, [account.id, "nope"], before=datetime.now(UTC), link=False, dry_run=True
         )
         assert (tally.examined, tally.reset, tally.gone, tally.already) == (2, 1, 1, 0)
-    finally:
-        close_cf(cf)
 
 
 # -- at scale ----------------------------------------------------------------------------------

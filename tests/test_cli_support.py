@@ -10,6 +10,7 @@ import io
 import socket
 import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -106,17 +107,15 @@ def settings(**overrides: Any) -> Settings:
         return Settings.classic(secret_key=KEY, base_url=BASE_URL, **overrides)
 
 
-def open_cf(url: str, **overrides: Any) -> tuple[Credflow, Outbox]:
-    """A Credflow on the same database, to set up and inspect what the commands did."""
-    outbox = Outbox()
-    cf = Credflow(storage=SQLStorage(url), settings=settings(**overrides), notifier=outbox)
-    return cf, outbox
-
-
-def close_cf(cf: Credflow) -> None:
-    storage = cf.storage
-    assert isinstance(storage, SQLStorage)
-    storage.dispose()
+@contextmanager
+def opened_cf(url: str, **overrides: Any) -> Iterator[Credflow]:
+    """A Credflow on the same database, to set up and inspect what the commands did; its
+    storage is disposed of when the block ends."""
+    storage = SQLStorage(url)
+    try:
+        yield Credflow(storage=storage, settings=settings(**overrides), notifier=Outbox())
+    finally:
+        storage.dispose()
 
 
 _HASHES: dict[str, str] = {}

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from tests.test_cli_support import (
-    DATABASES,
     KEY,
     MailServer,
-    close_cf,
-    mail_server,
-    make_database,
-    open_cf,
+    opened_cf,
     run,
     seed,
 )
@@ -38,21 +32,6 @@ from credflow.storage.records import (
 
 PASSWORD = "Zq9$unique-Secret-4711"
 TEMPORARY = re.compile(r"^temporary password \(shown once\): (\S+)$", re.MULTILINE)
-
-
-@pytest.fixture(params=DATABASES)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return make_database(str(request.param), tmp_path)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return make_database("sqlite", tmp_path)
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    yield from mail_server()
 
 
 def users(url: str, *argv: str) -> list[str]:
@@ -82,16 +61,13 @@ def test_create_with_a_temporary_password_shows_it_once(url: str) -> None:
     assert result.out.startswith("created adejoux (")
     assert "the first login changes it" in result.out
     no_secrets(result.out)
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         login = cf.login("adejoux", password)
         assert login.status is LoginStatus.ACTION_REQUIRED
         account = cf.accounts.find("adejoux")
         assert account is not None
         assert account.email == "a.dejoux@example.fr"
         assert RequiredAction.CHANGE_PASSWORD in account.required_actions
-    finally:
-        close_cf(cf)
     shown = run(users(url, "show", "adejoux"))
     no_secrets(shown.text, password)
 
@@ -111,13 +87,10 @@ def test_create_mails_the_temporary_password(sqlite_url: str, smtp: MailServer) 
     assert "adejoux" in texts[0]
     found = [word for word in texts[1].split() if len(word) >= 16 and word.isprintable()]
     assert found, texts[1]
-    cf, _ = open_cf(sqlite_url)
-    try:
+    with opened_cf(sqlite_url) as cf:
         assert any(
             cf.login("adejoux", word).status is LoginStatus.ACTION_REQUIRED for word in found
         )
-    finally:
-        close_cf(cf)
     for word in found:
         assert word not in result.text
 
@@ -194,15 +167,12 @@ def test_create_with_a_password_from_stdin(url: str) -> None:
     assert result.code == 0, result.err
     assert result.out.startswith("created bdupont (")
     no_secrets(result.text, PASSWORD)
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.login("bdupont", PASSWORD).status is LoginStatus.AUTHENTICATED
         account = cf.accounts.find("bdupont")
         assert account is not None
         events = [e.type for e in cf.storage.events(account_id=account.id)]
         assert events[:2] == ["account_created", "password_set"]
-    finally:
-        close_cf(cf)
 
 
 @pytest.mark.req("PW-01")
@@ -274,15 +244,12 @@ def test_list_pages_filters_and_continues(url: str, monkeypatch: pytest.MonkeyPa
 
 def test_list_as_json_lines(url: str) -> None:
     seed(url, 2)
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         account = cf.accounts.find("user000001")
         assert account is not None
         cf.accounts.require_actions([account.id], [RequiredAction.CHANGE_PASSWORD])
         for _ in range(5):
             cf.login("user000001", "wrong-password")
-    finally:
-        close_cf(cf)
     result = run(users(url, "list", "--json"))
     rows = [json.loads(line) for line in result.out.splitlines()]
     assert [row["identifier"] for row in sorted(rows, key=lambda r: r["identifier"])] == [
@@ -319,8 +286,7 @@ def test_list_bad_limit_is_a_usage_error(
 def test_show_everything_but_secrets(url: str) -> None:
     seed(url, 1)
     now = datetime.now(UTC)
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         account = cf.accounts.find("user000000")
         assert account is not None
         cf.storage.save_mfa_factor(
@@ -357,8 +323,6 @@ def test_show_everything_but_secrets(url: str) -> None:
         for _ in range(5):
             cf.login("user000000", "wrong-password")
         assert cf.accounts.lock_state(account.id) is not LockoutState.OPEN
-    finally:
-        close_cf(cf)
     result = run(users(url, "show", "user000000"))
     assert result.code == 0, result.err
     fields = dict(line.split(":", 1) for line in result.out.splitlines())
@@ -387,14 +351,11 @@ def test_show_everything_but_secrets(url: str) -> None:
 def test_show_password_states(sqlite_url: str) -> None:
     assert run(users(sqlite_url, "create", "nopass", "--temporary")).code == 0
     seed(sqlite_url, 1, prefix="short", with_email=False)
-    cf, _ = open_cf(sqlite_url)
-    try:
+    with opened_cf(sqlite_url) as cf:
         account = cf.accounts.find("short000000")
         assert account is not None
         cf.accounts.send_password_setup([account.id])
         bare = cf.accounts.create("bare", temporary=False).account
-    finally:
-        close_cf(cf)
     assert "password:            temporary, set " in run(users(sqlite_url, "show", "nopass")).out
     voided = run(users(sqlite_url, "show", "short000000")).out
     assert "waiting for a new one" in voided
@@ -424,11 +385,8 @@ def test_an_id_starting_with_a_dash_goes_after_double_dash(sqlite_url: str) -> N
         created_at=now,
         updated_at=now,
     )
-    cf, _ = open_cf(sqlite_url)
-    try:
+    with opened_cf(sqlite_url) as cf:
         cf.storage.create_account(account)
-    finally:
-        close_cf(cf)
     shown = run(users(sqlite_url, "show", "--json", "--", account.id))
     assert shown.code == 0
     assert json.loads(shown.out)["identifier"] == "dashed"
@@ -445,13 +403,10 @@ def test_an_identifier_that_cannot_exist_is_unknown(sqlite_url: str) -> None:
 
 
 def status_of(url: str, identifier: str) -> AccountStatus:
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         account = cf.accounts.find(identifier)
         assert account is not None
         return account.status
-    finally:
-        close_cf(cf)
 
 
 def test_disable_asks_first(url: str) -> None:
@@ -502,30 +457,24 @@ def test_approve_and_reject(url: str) -> None:
 
 def test_unlock(url: str) -> None:
     seed(url, 1)
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         for _ in range(5):
             cf.login("user000000", "wrong-password")
         account = cf.accounts.find("user000000")
         assert account is not None
         assert cf.accounts.lock_state(account.id) is not LockoutState.OPEN
-    finally:
-        close_cf(cf)
     result = run(users(url, "unlock", "user000000"))
     assert result.code == 0
     assert result.out.startswith("unlocked user000000 (")
     again = run(users(url, "unlock", "--", account.id))
     assert again.code == 0
     assert again.out.endswith(") was not locked; its failure count is reset\n")
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.accounts.lock_state(account.id) is LockoutState.OPEN
         unlocked = [
             e for e in cf.storage.events(account_id=account.id) if e.type == "account_unlocked"
         ]
         assert [e.details for e in unlocked] == [{"by": "cli"}]
-    finally:
-        close_cf(cf)
 
 
 def test_delete(url: str) -> None:
@@ -554,11 +503,8 @@ def test_temporary_password(url: str, smtp: MailServer) -> None:
     assert printed.code == 0, printed.err
     match = TEMPORARY.search(printed.out)
     assert match is not None
-    cf, _ = open_cf(url)
-    try:
+    with opened_cf(url) as cf:
         assert cf.login("user000000", match.group(1)).status is LoginStatus.ACTION_REQUIRED
-    finally:
-        close_cf(cf)
     env = smtp.env | {"CREDFLOW_BASE_URL": "https://p.example.fr"}
     mailed = run(users(url, "temporary-password", "user000000", "--yes", "--mail"), env=env)
     assert mailed.code == 0, mailed.err

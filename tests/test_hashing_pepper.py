@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.factories import classic_settings, make_cf
-from tests.test_cli_support import close_cf, make_database, open_cf, run
+from tests.test_cli_support import make_database, opened_cf, run
 from tests.test_docs import example_pairs
 from tests.test_docs import run as run_example
 
@@ -196,11 +196,8 @@ def test_the_cli_hashes_with_the_peppers_from_the_environment(tmp_path: Path) ->
     created = run(argv, "Zq9$unique-Secret-4711\n", env)
     assert created.code == 0, created.err
     assert "pepper-key" not in created.text
-    cf, _ = open_cf(url, peppers=[B])
-    try:
+    with opened_cf(url, peppers=[B]) as cf:
         assert cf.login("bdupont", "Zq9$unique-Secret-4711").ok
-    finally:
-        close_cf(cf)
     argv = ["--db", url, "users", "create", "cmartin", "--email", "c@example.fr"]
     for bad, said in (
         ("nocolon", "CREDFLOW_PEPPERS"),
@@ -211,11 +208,8 @@ def test_the_cli_hashes_with_the_peppers_from_the_environment(tmp_path: Path) ->
         assert refused.code == 2, refused
         assert said in refused.err and "tiny" not in refused.err
         assert refused.err.count("\n") == 1
-    cf, _ = open_cf(url, peppers=[B])
-    try:
+    with opened_cf(url, peppers=[B]) as cf:
         assert cf.accounts.find("cmartin") is None
-    finally:
-        close_cf(cf)
 
 
 def test_the_accounts_page_example_prints_what_it_shows() -> None:

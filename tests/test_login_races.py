@@ -417,9 +417,9 @@ def _changes(cf: Credflow, account_id: str) -> dict[str, Callable[[], None]]:
     }
 
 
-@pytest.mark.req("LK-12", "SS-03")
-@pytest.mark.parametrize("change", ["new password", "disabled", "deleted"])
-def test_a_login_whose_account_changed_during_the_hash_is_denied(change: str) -> None:
+def _paused_during_the_hash(change: str) -> tuple[Credflow, Credflow]:
+    """A ready account on ``plain``, and a second app on the same storage whose hasher makes
+    ``change`` to the account while it hashes."""
     plain = make_cf(**DIRECT)
     account_id = ready(plain, "Agent.Changed")
     paused = Credflow(
@@ -429,6 +429,13 @@ def test_a_login_whose_account_changed_during_the_hash_is_denied(change: str) ->
         clock=FrozenClock(plain.clock.now()),
         hasher=PausingHasher(_changes(plain, account_id)[change]),
     )
+    return plain, paused
+
+
+@pytest.mark.req("LK-12", "SS-03")
+@pytest.mark.parametrize("change", ["new password", "disabled", "deleted"])
+def test_a_login_whose_account_changed_during_the_hash_is_denied(change: str) -> None:
+    plain, paused = _paused_during_the_hash(change)
 
     result = paused.login("Agent.Changed", GOOD)
 
@@ -441,15 +448,7 @@ def test_a_login_whose_account_changed_during_the_hash_is_denied(change: str) ->
 @pytest.mark.req("LK-12")
 @pytest.mark.parametrize("change", ["new password", "disabled", "deleted"])
 def test_a_password_change_whose_account_changed_during_the_hash_is_refused(change: str) -> None:
-    plain = make_cf(**DIRECT)
-    account_id = ready(plain, "Agent.Changed")
-    paused = Credflow(
-        storage=plain.storage,
-        settings=classic_settings(**DIRECT),
-        notifier=Outbox(),
-        clock=FrozenClock(plain.clock.now()),
-        hasher=PausingHasher(_changes(plain, account_id)[change]),
-    )
+    plain, paused = _paused_during_the_hash(change)
 
     result = paused.passwords.change("Agent.Changed", GOOD, "Yb8111other", "Yb8111other")
 

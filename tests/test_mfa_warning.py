@@ -166,14 +166,19 @@ class RefusingWarnings(Outbox):
         super().send(message)
 
 
-@pytest.mark.req("LK-11", "LK-01")
-def test_a_warning_that_cannot_be_mailed_leaves_the_refusal_and_the_count() -> None:
-    cf = Credflow(
+def refusing(kind: str) -> Credflow:
+    """A Credflow whose notifier cannot deliver messages of ``kind``."""
+    return Credflow(
         storage=MemoryStorage(),
         settings=classic_settings(),
-        notifier=RefusingWarnings("second_factor_failed"),
+        notifier=RefusingWarnings(kind),
         clock=FrozenClock(),
     )
+
+
+@pytest.mark.req("LK-11", "LK-01")
+def test_a_warning_that_cannot_be_mailed_leaves_the_refusal_and_the_count() -> None:
+    cf = refusing("second_factor_failed")
     account_id = account(cf)
     secret, _ = enrol_totp(cf)
     flow = mfa_flow(cf)
@@ -189,12 +194,7 @@ def test_a_warning_that_cannot_be_mailed_leaves_the_refusal_and_the_count() -> N
 @pytest.mark.req("LK-01", "LK-03")
 def test_a_lock_holds_when_its_unlock_link_cannot_be_mailed() -> None:
     """A lock undone by a failed mail would give unlimited guesses while the server is down."""
-    cf = Credflow(
-        storage=MemoryStorage(),
-        settings=classic_settings(),
-        notifier=RefusingWarnings("unlock_link"),
-        clock=FrozenClock(),
-    )
+    cf = refusing("unlock_link")
     account_id = account(cf)
     for _ in range(5):
         assert cf.login("adejoux", "wrong-password").status is LoginStatus.DENIED
