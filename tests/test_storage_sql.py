@@ -555,38 +555,43 @@ def test_a_sqlite_file_locked_too_long_raises_storage_unavailable(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    ("error", "expected"),
+    ("error", "wrapped", "expected"),
     [
-        (sa.exc.OperationalError, StorageUnavailable),
-        (sa.exc.IntegrityError, DuplicateIdentifier),
-        (sa.exc.ProgrammingError, StorageError),
+        (sqlite3.OperationalError, sa.exc.OperationalError, StorageUnavailable),
+        (sqlite3.IntegrityError, sa.exc.IntegrityError, DuplicateIdentifier),
+        (sqlite3.ProgrammingError, sa.exc.ProgrammingError, StorageError),
     ],
 )
 @pytest.mark.parametrize("kind", ["sqlite-memory", "sqlite-file"])
 def test_an_error_at_commit_is_translated_and_nothing_is_kept(
-    kind: str, error: type[sa.exc.DBAPIError], expected: type[Exception], tmp_path: Path
+    kind: str,
+    error: type[sqlite3.Error],
+    wrapped: type[sa.exc.DBAPIError],
+    expected: type[Exception],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with open_storage(kind, tmp_path) as storage:
         assert isinstance(storage, SQLStorage)
-        failing = True
 
-        @sa.event.listens_for(storage.engine, "commit")
-        def _fail(conn: Any) -> None:
-            if failing:
-                raise error("COMMIT", (), Exception("injected"))
+        def fail(dbapi_connection: Any) -> None:
+            raise error("injected")
 
+        monkeypatch.setattr(storage, "_commit", fail)  # the driver's commit fails
         with pytest.raises(expected) as caught:
             storage.create_account(make_account())
         assert type(caught.value) is expected
-        assert isinstance(caught.value.__cause__, error)
-        raised = StorageUnavailable if error is sa.exc.OperationalError else error
+        assert isinstance(caught.value.__cause__, wrapped)
+        assert isinstance(caught.value.__cause__.orig, error)
+        raised = StorageUnavailable if wrapped is sa.exc.OperationalError else wrapped
         with pytest.raises(raised), storage.transaction():
             storage.append_event(make_event())
-        failing = False
+        monkeypatch.undo()
         assert storage.get_account("acc-1") is None
         assert storage.events() == []
         storage.create_account(make_account())
         assert storage.get_account("acc-1") == make_account()
+        assert kind == "sqlite-memory" or storage.engine.pool.checkedout() == 0
 
 
 def test_a_driver_error_when_connecting_is_a_storage_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -596,7 +601,7 @@ def test_a_driver_error_when_connecting_is_a_storage_error(monkeypatch: pytest.M
         def refuse() -> None:
             raise sa.exc.ProgrammingError("connect", (), Exception("injected"))
 
-        monkeypatch.setattr(storage.engine, "connect", refuse)
+        monkeypatch.setattr(storage.engine, "raw_connection", refuse)
         with pytest.raises(StorageError, match="database error: Exception") as caught:
             storage.get_account("acc-1")
         assert not isinstance(caught.value, StorageUnavailable)

@@ -14,17 +14,27 @@ instead of failing on lock upgrades; on PostgreSQL ``lock_email`` takes a transa
 advisory lock.
 
 Speed: every statement is built once, here at import (or once per storage when it depends on the
-dialect), with named ``bindparam``\\ s, and executed with a dict of values. Building a construct
-per call costs SQLAlchemy about three times the statement itself (coercion, cache key, result
-re-keying); a prebuilt one goes straight to its cached compiled form. Rows are unpacked by
-position, in the table's column order.
+dialect), with named ``bindparam``\\ s; each storage compiles it once for its dialect, on first use,
+and runs the compiled SQL on the driver's connection (from the engine's pool; a SQLite file storage
+keeps its own between transactions). SQLAlchemy builds the SQL, creates the tables, and makes and
+pools the connections; its per-statement execution layer (execution contexts, result objects,
+connection and transaction wrappers) cost more than the statements themselves on the login path,
+after a 64 MiB argon2 pass has emptied the CPU caches.
+Driver errors still leave as SQLAlchemy's exceptions (``sqlalchemy.exc.OperationalError``…),
+parameters hidden, as causes of credflow's. Rows are tuples unpacked by position, in the table's
+column order; JSON columns are written as JSON text and booleans read back with ``bool``, as
+SQLAlchemy's type processing did.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -60,8 +70,8 @@ try:
     import sqlalchemy as sa
     from sqlalchemy import event
     from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.engine import Connection, Engine, RootTransaction
-    from sqlalchemy.pool import StaticPool
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise MissingDependency("credflow.storage.sql", "sql") from None
 
@@ -267,7 +277,14 @@ _o, _m, _mf, _rc, _c, _e = (
     events.c,
 )
 
-_ACCOUNT_INSERT = accounts.insert()
+
+def _insert(table: sa.Table) -> sa.Insert:
+    """An INSERT of every column but an autoincrement key, each from the value of its name."""
+    key = table.autoincrement_column
+    return table.insert().values({c.name: _bp(c.name) for c in table.columns if c is not key})
+
+
+_ACCOUNT_INSERT = _insert(accounts)
 _ACCOUNT_BY_ID = accounts.select().where(_a.id == _bp("id"))
 _ACCOUNT_BY_KEY = accounts.select().where(_a.identifier_key == _bp("key"))
 _ACCOUNTS_BY_EMAIL = accounts.select().where(_a.email_key == _bp("key")).order_by(_a.id)
@@ -288,13 +305,13 @@ _PASSWORD = passwords.select().where(passwords.c.account_id == _bp("account_id")
 _PASSWORD_OLD = sa.select(passwords.c.hash, passwords.c.set_at).where(
     passwords.c.account_id == _bp("account_id")
 )
-_PASSWORD_INSERT = passwords.insert()
+_PASSWORD_INSERT = _insert(passwords)
 _PASSWORD_UPDATE = (
     passwords.update()
     .where(passwords.c.account_id == _bp("b_account_id"))
     .values({name: _bp(name) for name in ("hash", "temporary", "set_at", "expires_at")})
 )
-_HISTORY_INSERT = password_history.insert()
+_HISTORY_INSERT = _insert(password_history)
 _HISTORY = (
     password_history.select()
     .where(_ph.account_id == _bp("account_id"))
@@ -312,14 +329,14 @@ _HISTORY_TRIM = password_history.delete().where(
 )
 
 _QUESTION = questions.select().where(_q.account_id == _bp("account_id"))
-_QUESTION_INSERT = questions.insert()
+_QUESTION_INSERT = _insert(questions)
 _QUESTION_UPDATE = (
     questions.update()
     .where(_q.account_id == _bp("b_account_id"))
     .values({name: _bp(name) for name in ("question", "answer_hash", "set_at")})
 )
 
-_TOKEN_INSERT = tokens.insert()
+_TOKEN_INSERT = _insert(tokens)
 _TOKEN = tokens.select().where(_t.nonce_hash == _bp("nonce_hash"))
 _TOKEN_CLAIM = (
     tokens.update()
@@ -339,7 +356,7 @@ _TOKENS_VOID = (
 _TOKENS_VOID_PURPOSE = _TOKENS_VOID.where(_t.purpose == _bp("b_purpose"))
 _TOKENS_PURGE = tokens.delete().where(_t.expires_at < _bp("before"))
 
-_FLOW_INSERT = flows.insert()
+_FLOW_INSERT = _insert(flows)
 _FLOW = flows.select().where(_f.handle_hash == _bp("handle_hash"))
 _FLOW_ADVANCE = (
     flows.update()
@@ -353,11 +370,11 @@ _FLOW_ADVANCE = (
 _FLOW_DELETE = flows.delete().where(_f.handle_hash == _bp("handle_hash"))
 _FLOWS_PURGE = flows.delete().where(_f.expires_at < _bp("before"))
 
-_ORGANISATION_INSERT = organisations.insert()
+_ORGANISATION_INSERT = _insert(organisations)
 _ORGANISATION = organisations.select().where(_o.id == _bp("id"))
 _ORGANISATION_BY_NUMBER = organisations.select().where(_o.registration_number == _bp("number"))
 
-_MEMBERSHIP_INSERT = memberships.insert()
+_MEMBERSHIP_INSERT = _insert(memberships)
 _MEMBERSHIP = memberships.select().where(
     _m.account_id == _bp("account_id"), _m.organisation_id == _bp("organisation_id")
 )
@@ -404,7 +421,7 @@ _TOTP_STEP = (
 )
 
 _CODES_DELETE = recovery_codes.delete().where(_rc.account_id == _bp("account_id"))
-_CODE_INSERT = recovery_codes.insert()
+_CODE_INSERT = _insert(recovery_codes)
 _CODES_BY_SELECTOR = recovery_codes.select().where(
     _rc.account_id == _bp("account_id"), _rc.selector == _bp("selector"), _rc.used_at.is_(None)
 )
@@ -429,7 +446,7 @@ _COUNTER_DELETE = counters.delete().where(_c.key == _bp("key"))
 _COUNTERS_PURGE = counters.delete().where(_c.updated_at < _bp("before"))
 _COUNTERS_PURGE_PREFIX = _COUNTERS_PURGE.where(_c.key.like(_bp("pattern"), escape="/"))
 
-_EVENT_INSERT = events.insert()
+_EVENT_INSERT = _insert(events)
 _EVENTS = events.select().order_by(_e.id).limit(_bp("limit"))
 _EVENTS_QUERIES = {  # by (account_id given, since given)
     (False, False): _EVENTS,
@@ -471,7 +488,7 @@ _Duplicate = tuple[type[Exception], str]
 _UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
-# -- transactions and error translation ------------------------------------------------------
+# -- statements, transactions and error translation ------------------------------------------
 
 
 def _translated(exc: sa.exc.DBAPIError, duplicate: _Duplicate | None = None) -> Exception:
@@ -485,27 +502,182 @@ def _translated(exc: sa.exc.DBAPIError, duplicate: _Duplicate | None = None) -> 
     return StorageError(f"database error: {type(exc.orig).__name__}")
 
 
-class _Local(threading.local):
-    """Each thread's open transaction: its connection, or None."""
+def _wrapped(exc: Exception, sql: str | None, dialect: sa.Dialect) -> sa.exc.DBAPIError:
+    """SQLAlchemy's exception for a driver error (``OperationalError``, ``IntegrityError``…), as
+    SQLAlchemy's own execution would raise it, without the parameters: they may hold hashes."""
+    error = sa.exc.DBAPIError.instance(
+        sql, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+    )
+    assert isinstance(error, sa.exc.DBAPIError)
+    return error
 
-    conn: Connection | None = None
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement compiled for one dialect: its SQL, and how a dict of values becomes the
+    driver's parameters (a tuple in ``order`` for SQLite's ``?``; the dict itself for psycopg's
+    ``%(name)s``). ``fixed`` holds the values the statement carries itself (``kind = 'totp'``)."""
+
+    sql: str
+    order: tuple[str, ...] | None
+    fixed: dict[str, Any]
+
+    @classmethod
+    def of(cls, statement: Any, dialect: sa.Dialect) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)
+        fixed = {
+            name: bind.effective_value
+            for bind, name in compiled.bind_names.items()
+            if not bind.required
+        }
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        return cls(compiled.string, order, fixed)
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        if self.fixed:
+            values = {**self.fixed, **values}
+        if self.order is None:
+            return values
+        return tuple(map(values.__getitem__, self.order))
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: SQLite returns the text, psycopg the decoded value. Every JSON
+    column holds an object or an array, so a ``str`` can only be the text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+class _Pool:
+    """Driver connections from the engine's pool: PostgreSQL, and SQLite in memory (one shared
+    connection). Each transaction checks one out and back in."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def take(self) -> tuple[Any, Any]:
+        """A driver connection, and what ``give`` needs to return it."""
+        pooled = self._engine.raw_connection()
+        return pooled.driver_connection, pooled
+
+    def give(self, handle: PoolProxiedConnection, broken: bool) -> None:
+        if broken:
+            handle.invalidate()  # closed, and replaced by a new connection when next needed
+        else:
+            handle.close()
+
+    def clear(self) -> None:
+        """Nothing kept outside the engine's pool."""
+
+
+class _Kept:
+    """The driver connections of a SQLite file, kept by the storage between transactions.
+
+    A transaction takes the connection used last (its page cache is the warmest) or, when none
+    is idle, has the engine's pool make one (so the engine's connect events run: WAL, the
+    isolation level, any the host added) and detaches it from the pool. Up to ``keep`` idle
+    connections are kept; the rest, and a broken one, are closed. As with the pool, at most
+    ``2 × keep`` are in use at once, and a transaction waits up to ``timeout`` seconds for one to
+    come back before giving up (``sqlalchemy.exc.TimeoutError``). SQLAlchemy's checkout and
+    check-in cost a login as much as its statements, after an argon2 pass has emptied the CPU
+    caches; a SQLite connection needs none of what they do (no server to ping, nothing to
+    recycle, the transaction always ended by ``close``).
+    """
+
+    __slots__ = ("_busy", "_engine", "_free", "_idle", "_keep", "_timeout", "_waiting")
+
+    def __init__(self, engine: Engine, keep: int, timeout: float = 30.0) -> None:
+        self._engine = engine
+        self._keep = keep
+        self._timeout = timeout
+        self._idle: list[Any] = []
+        self._busy = 0  # connections in use, at most 2 × keep
+        self._waiting = 0
+        # A plain lock and counter: threading.Semaphore, written in Python over a Condition,
+        # cost a cold transaction 40 µs.
+        self._free = threading.Condition(threading.Lock())
+
+    def take(self) -> tuple[Any, Any]:
+        with self._free:
+            if self._busy >= 2 * self._keep:
+                self._waiting += 1
+                try:
+                    if not self._free.wait_for(lambda: self._busy < 2 * self._keep, self._timeout):
+                        raise sa.exc.TimeoutError(f"all {2 * self._keep} connections in use")
+                finally:
+                    self._waiting -= 1
+            self._busy += 1
+            if self._idle:
+                dbapi = self._idle.pop()
+                return dbapi, dbapi
+        try:
+            pooled = self._engine.raw_connection()
+        except BaseException:
+            self._release(None)
+            raise
+        dbapi = pooled.driver_connection
+        pooled.detach()
+        return dbapi, dbapi
+
+    def give(self, dbapi: Any, broken: bool) -> None:
+        self._release(None if broken else dbapi)
+        if broken:
+            with contextlib.suppress(Exception):
+                dbapi.close()
+
+    def _release(self, dbapi: Any) -> None:
+        """One connection less in use; ``dbapi`` kept when there is room, else closed."""
+        with self._free:
+            self._busy -= 1
+            if self._waiting:
+                self._free.notify()
+            if dbapi is None or len(self._idle) < self._keep:
+                if dbapi is not None:
+                    self._idle.append(dbapi)
+                return
+        with contextlib.suppress(Exception):
+            dbapi.close()
+
+    def clear(self) -> None:
+        """Close the idle connections."""
+        with self._free:
+            idle, self._idle = self._idle, []
+        for dbapi in idle:
+            with contextlib.suppress(Exception):
+                dbapi.close()
+
+
+class _Local(threading.local):
+    """Each thread's open transaction, or None."""
+
+    tx: _Transaction | None = None
 
 
 class _Transaction:
-    """A ``storage.transaction()`` block. The outermost block of a thread opens a connection and
-    a transaction (``BEGIN IMMEDIATE`` on SQLite) and commits, or rolls back after an error, when
-    it ends; nested blocks join it. A class, not a generator: every call made outside a
-    transaction runs one, so its cost counts."""
+    """A ``storage.transaction()`` block, and the statements run inside it.
 
-    __slots__ = ("_conn", "_storage", "_trans")
+    The outermost block of a thread takes a driver connection (from the engine's pool, or one a
+    SQLite file storage kept), begins (``BEGIN IMMEDIATE`` on SQLite; psycopg begins by itself)
+    and commits, or rolls back after an error, when it ends; nested blocks join it. Statements
+    run on the driver's connection, in the SQL that SQLAlchemy compiled once for the storage's
+    dialect: on the login path SQLAlchemy's per-statement machinery (execution contexts, result
+    objects, connection and transaction wrappers) cost more than the statements themselves.
+    Driver errors leave as SQLAlchemy's exceptions; a connection the dialect finds broken is
+    closed, never used again.
+    A class, not a generator: every call made outside a transaction runs one, so its cost counts.
+    """
+
+    __slots__ = ("_broken", "_dbapi", "_handle", "_storage")
 
     def __init__(self, storage: SQLStorage) -> None:
         self._storage = storage
-        self._conn: Connection | None = None
-        self._trans: RootTransaction | None = None
+        self._handle: Any = None  # what the storage's connections need to take the driver's back
+        self._dbapi: Any = None
+        self._broken = False
 
     def __enter__(self) -> None:
-        if self._storage._local.conn is None:
+        if self._storage._local.tx is None:
             self.open()
 
     def __exit__(
@@ -514,64 +686,120 @@ class _Transaction:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._conn is None:
+        if self._handle is None:
             return  # a nested block: the outermost one ends the transaction
-        self.close(kind, exc, traceback)
+        self.close(exc)
         if isinstance(exc, _UNAVAILABLE):
             raise _translated(exc) from exc
 
-    def open(self) -> Connection:
-        """Begin this thread's transaction and return its connection."""
+    def open(self) -> _Transaction:
+        """Check a connection out, begin this thread's transaction, and return it."""
         storage = self._storage
         serial = storage._serial
         if serial is not None:
             serial.acquire()
         try:
-            conn = storage._engine.connect()
+            dialect = storage._engine.dialect
             try:
-                trans = conn.begin()
-                trans.__enter__()  # as ``with conn.begin():`` does, so __exit__ mirrors it
-            except BaseException:
-                conn.close()
-                raise
+                dbapi, handle = storage._connections.take()
+            except dialect.loaded_dbapi.Error as exc:
+                raise _wrapped(exc, None, dialect) from exc
+            except sa.exc.TimeoutError as exc:  # every connection busy for the pool's timeout
+                raise StorageUnavailable("database unavailable: no free connection") from exc
+            try:
+                storage._begin(dbapi)
+            except dialect.loaded_dbapi.Error as exc:  # a file locked too long, a lost server
+                storage._connections.give(handle, dialect.is_disconnect(exc, dbapi, None))
+                raise _wrapped(exc, "BEGIN", dialect) from exc
         except BaseException as exc:
             if serial is not None:
                 serial.release()
             if isinstance(exc, _UNAVAILABLE):
                 raise _translated(exc) from exc
             raise
-        storage._local.conn = self._conn = conn
-        self._trans = trans
-        return conn
+        self._handle = handle
+        self._dbapi = dbapi
+        storage._local.tx = self
+        return self
 
-    def close(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Commit, or roll back when ``exc`` ended the block; release the connection."""
+    def close(self, exc: BaseException | None) -> None:
+        """Commit, or roll back when ``exc`` ended the block; give the connection back."""
         storage = self._storage
-        conn, trans = self._conn, self._trans
-        assert conn is not None
-        assert trans is not None
-        storage._local.conn = self._conn = self._trans = None
+        handle, dbapi, broken = self._handle, self._dbapi, self._broken
+        assert handle is not None
+        storage._local.tx = self._handle = self._dbapi = None
+        dialect = storage._engine.dialect
         try:
             try:
-                trans.__exit__(kind, exc, traceback)
+                if broken:  # nothing to commit or roll back on a lost connection
+                    if exc is None:
+                        raise StorageUnavailable("database unavailable: the connection was lost")
+                elif exc is None:
+                    try:
+                        storage._commit(dbapi)
+                    except dialect.loaded_dbapi.Error as late:
+                        lost = dialect.is_disconnect(late, dbapi, None)
+                        broken = lost or not _rolled_back(dbapi, dialect)
+                        raise _wrapped(late, "COMMIT", dialect) from late
+                else:  # the block's own error goes on; a connection that cannot roll back goes
+                    broken = not _rolled_back(dbapi, dialect)
             finally:
-                conn.close()
+                storage._connections.give(handle, broken)
         except _UNAVAILABLE as late:
             raise _translated(late) from late
         finally:
             if storage._serial is not None:
                 storage._serial.release()
 
+    def rows(self, statement: Any, values: dict[str, Any]) -> list[Any]:
+        """Run a query and return its rows: tuples in the order of its columns."""
+        return self._run(statement, values, _FETCH)  # type: ignore[no-any-return]
+
+    def write(self, statement: Any, values: dict[str, Any]) -> int:
+        """Run a write and return the number of rows it changed."""
+        return self._run(statement, values, _COUNT)  # type: ignore[no-any-return]
+
+    def write_many(self, statement: Any, rows: list[dict[str, Any]]) -> None:
+        """Run a write once per dict of values, in one driver call."""
+        self._run(statement, rows, _MANY)
+
+    def _run(self, statement: Any, values: Any, mode: int) -> Any:
+        storage = self._storage
+        compiled = storage._statements.get(statement)
+        if compiled is None:
+            compiled = _Compiled.of(statement, storage._engine.dialect)
+            storage._statements[statement] = compiled
+        cursor = self._dbapi.cursor()
+        try:
+            if mode == _MANY:
+                cursor.executemany(compiled.sql, [compiled.parameters(v) for v in values])
+                return None
+            cursor.execute(compiled.sql, compiled.parameters(values))
+            return cursor.fetchall() if mode == _FETCH else cursor.rowcount
+        except storage._engine.dialect.loaded_dbapi.Error as exc:
+            dialect = storage._engine.dialect
+            self._broken = self._broken or dialect.is_disconnect(exc, self._dbapi, cursor)
+            raise _wrapped(exc, compiled.sql, dialect) from exc
+        finally:
+            cursor.close()
+
+
+_FETCH, _COUNT, _MANY = range(3)
+
+
+def _rolled_back(dbapi_connection: Any, dialect: sa.Dialect) -> bool:
+    """Roll back; False when even that failed (the connection is then closed, not kept)."""
+    try:
+        dbapi_connection.rollback()
+    except dialect.loaded_dbapi.Error:
+        return False
+    return True
+
 
 class _Use:
-    """``with _Use(storage) as conn:`` around the statements of one storage call: the thread's
-    transaction connection, or a transaction of the call's own. Driver errors leave as credflow's
-    (``duplicate`` names the call's error for an integrity error), with the driver's as cause."""
+    """``with _Use(storage) as tx:`` around the statements of one storage call: the thread's
+    transaction, or a transaction of the call's own. Driver errors leave as credflow's
+    (``duplicate`` names the call's error for an integrity error), with SQLAlchemy's as cause."""
 
     __slots__ = ("_duplicate", "_own", "_storage")
 
@@ -580,10 +808,10 @@ class _Use:
         self._duplicate = duplicate
         self._own: _Transaction | None = None
 
-    def __enter__(self) -> Connection:
-        conn = self._storage._local.conn
-        if conn is not None:
-            return conn
+    def __enter__(self) -> _Transaction:
+        tx = self._storage._local.tx
+        if tx is not None:
+            return tx
         own = self._own = _Transaction(self._storage)
         try:
             return own.open()
@@ -599,7 +827,7 @@ class _Use:
         own = self._own
         if own is not None:
             try:
-                own.close(kind, exc, traceback)
+                own.close(exc)
             except sa.exc.DBAPIError as late:
                 raise _translated(late, self._duplicate) from late
         if isinstance(exc, sa.exc.DBAPIError):
@@ -629,9 +857,14 @@ class SQLStorage:
         self._dialect = dialect
         self._increment, self._save_factor = _UPSERTS[dialect]
         self._local = _Local()
+        self._statements: dict[Any, _Compiled] = {}  # each statement compiled once, on first use
+        self._begin: Callable[[Any], None] = _begin_immediate if dialect == "sqlite" else _nothing
+        self._commit: Callable[[Any], None] = _commit
         memory = dialect == "sqlite" and self._engine.url.database in (None, "", ":memory:")
         # One shared connection (StaticPool): a lock makes its transactions take turns.
         self._serial = threading.RLock() if memory else None
+        file = dialect == "sqlite" and not memory
+        self._connections = _Kept(self._engine, pool_size) if file else _Pool(self._engine)
         if create:
             self.create_schema()
 
@@ -656,7 +889,8 @@ class SQLStorage:
                 self._serial.release()
 
     def dispose(self) -> None:
-        """Close pooled connections."""
+        """Close the idle connections, the storage's and the engine pool's."""
+        self._connections.clear()
         self._engine.dispose()
 
     # -- transactions ------------------------------------------------------------------------
@@ -667,30 +901,30 @@ class SQLStorage:
     # -- accounts ----------------------------------------------------------------------------
 
     def create_account(self, account: Account) -> None:
-        with _Use(self, _DUPLICATE_IDENTIFIER) as conn:
-            conn.execute(_ACCOUNT_INSERT, _account_row(account))
+        with _Use(self, _DUPLICATE_IDENTIFIER) as tx:
+            tx.write(_ACCOUNT_INSERT, _account_row(account))
 
     def get_account(self, account_id: str) -> Account | None:
-        with _Use(self) as conn:
-            row = conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_ACCOUNT_BY_ID, {"id": account_id}))
         return None if row is None else _account(row)
 
     def find_account(self, identifier_key: str) -> Account | None:
-        with _Use(self) as conn:
-            row = conn.execute(_ACCOUNT_BY_KEY, {"key": identifier_key}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_ACCOUNT_BY_KEY, {"key": identifier_key}))
         return None if row is None else _account(row)
 
     def find_accounts_by_email(self, email_key: str) -> list[Account]:
-        with _Use(self) as conn:
-            return [_account(row) for row in conn.execute(_ACCOUNTS_BY_EMAIL, {"key": email_key})]
+        with _Use(self) as tx:
+            return [_account(row) for row in tx.rows(_ACCOUNTS_BY_EMAIL, {"key": email_key})]
 
     def list_accounts(self, *, after: str | None = None, limit: int = 100) -> list[Account]:
         check_pagination(limit)
-        with _Use(self) as conn:
+        with _Use(self) as tx:
             if after is None:
-                rows = conn.execute(_ACCOUNTS_PAGE, {"limit": limit})
+                rows = tx.rows(_ACCOUNTS_PAGE, {"limit": limit})
             else:
-                rows = conn.execute(_ACCOUNTS_PAGE_AFTER, {"limit": limit, "after": after})
+                rows = tx.rows(_ACCOUNTS_PAGE_AFTER, {"limit": limit, "after": after})
             return [_account(row) for row in rows]
 
     def update_account(self, account: Account) -> Account:
@@ -699,17 +933,17 @@ class SQLStorage:
         del values["id"]
         values["b_id"] = account.id
         values["b_version"] = account.version
-        with _Use(self, _DUPLICATE_IDENTIFIER) as conn:
-            if conn.execute(_ACCOUNT_UPDATE, values).rowcount != 1:
+        with _Use(self, _DUPLICATE_IDENTIFIER) as tx:
+            if tx.write(_ACCOUNT_UPDATE, values) != 1:
                 raise ConcurrentUpdate("account changed since it was read")
         return stored
 
     def delete_account(self, account_id: str) -> bool:
         key = {"account_id": account_id}
-        with _Use(self) as conn:
+        with _Use(self) as tx:
             for statement in _DEPENDENTS_DELETE:
-                conn.execute(statement, key)
-            return bool(conn.execute(_ACCOUNT_DELETE, key).rowcount)
+                tx.write(statement, key)
+            return bool(tx.write(_ACCOUNT_DELETE, key))
 
     def lock_email(self, email_key: str) -> None:
         """On PostgreSQL, take a transaction-scoped advisory lock on the email key: another
@@ -717,21 +951,21 @@ class SQLStorage:
         SQLite, whose transactions are already serial (``BEGIN IMMEDIATE``)."""
         if self._dialect != "postgresql":
             return
-        with _Use(self) as conn:
-            conn.execute(_EMAIL_LOCK, {"key": email_lock_key(email_key)})
+        with _Use(self) as tx:
+            tx.write(_EMAIL_LOCK, {"key": email_lock_key(email_key)})
 
     # -- credentials -------------------------------------------------------------------------
 
     def get_password(self, account_id: str) -> PasswordCredential | None:
-        with _Use(self) as conn:
-            row = conn.execute(_PASSWORD, {"account_id": account_id}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_PASSWORD, {"account_id": account_id}))
         if row is None:
             return None
         account_id, hash_, temporary, set_at, expires_at = row
         return PasswordCredential(
             account_id=account_id,
             hash=hash_,
-            temporary=temporary,
+            temporary=bool(temporary),
             set_at=_dt(set_at),
             expires_at=None if expires_at is None else _dt(expires_at),
         )
@@ -744,33 +978,33 @@ class SQLStorage:
             "set_at": _us(credential.set_at),
             "expires_at": _us_or_none(credential.expires_at),
         }
-        with _Use(self) as conn:
-            old = conn.execute(_PASSWORD_OLD, {"account_id": account_id}).first()
+        with _Use(self) as tx:
+            old = _first(tx.rows(_PASSWORD_OLD, {"account_id": account_id}))
             if old is None:
                 values["account_id"] = account_id
-                conn.execute(_PASSWORD_INSERT, values)
+                tx.write(_PASSWORD_INSERT, values)
                 return
             values["b_account_id"] = account_id
-            conn.execute(_PASSWORD_UPDATE, values)
+            tx.write(_PASSWORD_UPDATE, values)
             if keep_history > 0:
                 old_hash, old_set_at = old
-                conn.execute(
+                tx.write(
                     _HISTORY_INSERT,
                     {"account_id": account_id, "hash": old_hash, "set_at": old_set_at},
                 )
-                conn.execute(_HISTORY_TRIM, {"account_id": account_id, "keep": keep_history})
+                tx.write(_HISTORY_TRIM, {"account_id": account_id, "keep": keep_history})
 
     def password_history(self, account_id: str, limit: int) -> list[PasswordHistoryEntry]:
-        with _Use(self) as conn:
-            rows = conn.execute(_HISTORY, {"account_id": account_id, "limit": limit})
+        with _Use(self) as tx:
+            rows = tx.rows(_HISTORY, {"account_id": account_id, "limit": limit})
             return [
                 PasswordHistoryEntry(account_id=account, hash=hash_, set_at=_dt(set_at))
                 for _, account, hash_, set_at in rows
             ]
 
     def get_question(self, account_id: str) -> SecurityQuestion | None:
-        with _Use(self) as conn:
-            row = conn.execute(_QUESTION, {"account_id": account_id}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_QUESTION, {"account_id": account_id}))
         if row is None:
             return None
         account_id, question, answer_hash, set_at = row
@@ -785,29 +1019,29 @@ class SQLStorage:
             "set_at": _us(question.set_at),
             "b_account_id": question.account_id,
         }
-        with _Use(self) as conn:
-            if conn.execute(_QUESTION_UPDATE, values).rowcount == 0:
+        with _Use(self) as tx:
+            if tx.write(_QUESTION_UPDATE, values) == 0:
                 values["account_id"] = values.pop("b_account_id")
-                conn.execute(_QUESTION_INSERT, values)
+                tx.write(_QUESTION_INSERT, values)
 
     # -- tokens ------------------------------------------------------------------------------
 
     def save_token(self, token: TokenRecord) -> None:
-        with _Use(self, _DUPLICATE_TOKEN) as conn:
-            conn.execute(_TOKEN_INSERT, _token_row(token))
+        with _Use(self, _DUPLICATE_TOKEN) as tx:
+            tx.write(_TOKEN_INSERT, _token_row(token))
 
     def get_token(self, nonce_hash: str) -> TokenRecord | None:
-        with _Use(self) as conn:
-            row = conn.execute(_TOKEN, {"nonce_hash": nonce_hash}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_TOKEN, {"nonce_hash": nonce_hash}))
         return None if row is None else _token(row)
 
     def consume_token(
         self, nonce_hash: str, purpose: str, now: datetime
     ) -> tuple[ConsumeOutcome, TokenRecord | None]:
         claim = {"b_nonce_hash": nonce_hash, "b_purpose": purpose, "at": _us(now)}
-        with _Use(self) as conn:
-            won = conn.execute(_TOKEN_CLAIM, claim).rowcount == 1
-            row = conn.execute(_TOKEN, {"nonce_hash": nonce_hash}).first()
+        with _Use(self) as tx:
+            won = tx.write(_TOKEN_CLAIM, claim) == 1
+            row = _first(tx.rows(_TOKEN, {"nonce_hash": nonce_hash}))
         if row is None:
             return ConsumeOutcome.UNKNOWN, None
         record = _token(row)
@@ -825,18 +1059,18 @@ class SQLStorage:
         if purpose is not None:
             statement = _TOKENS_VOID_PURPOSE
             values["b_purpose"] = purpose
-        with _Use(self) as conn:
-            return int(conn.execute(statement, values).rowcount)
+        with _Use(self) as tx:
+            return int(tx.write(statement, values))
 
     # -- flows -------------------------------------------------------------------------------
 
     def save_flow(self, flow: FlowRecord) -> None:
-        with _Use(self, _DUPLICATE_FLOW) as conn:
-            conn.execute(_FLOW_INSERT, _flow_row(flow))
+        with _Use(self, _DUPLICATE_FLOW) as tx:
+            tx.write(_FLOW_INSERT, _flow_row(flow))
 
     def get_flow(self, handle_hash: str) -> FlowRecord | None:
-        with _Use(self) as conn:
-            row = conn.execute(_FLOW, {"handle_hash": handle_hash}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_FLOW, {"handle_hash": handle_hash}))
         return None if row is None else _flow(row)
 
     def advance_flow(self, flow: FlowRecord, *, expected_state: str) -> FlowRecord:
@@ -846,20 +1080,20 @@ class SQLStorage:
         values["b_handle_hash"] = flow.handle_hash
         values["b_state"] = expected_state
         values["b_version"] = flow.version
-        with _Use(self) as conn:
-            if conn.execute(_FLOW_ADVANCE, values).rowcount != 1:
+        with _Use(self) as tx:
+            if tx.write(_FLOW_ADVANCE, values) != 1:
                 raise ConcurrentUpdate("flow changed since it was read")
         return stored
 
     def delete_flow(self, handle_hash: str) -> bool:
-        with _Use(self) as conn:
-            return bool(conn.execute(_FLOW_DELETE, {"handle_hash": handle_hash}).rowcount)
+        with _Use(self) as tx:
+            return bool(tx.write(_FLOW_DELETE, {"handle_hash": handle_hash}))
 
     def purge_expired(self, before: datetime) -> int:
         cutoff = {"before": _us(before)}
-        with _Use(self) as conn:
-            gone = conn.execute(_FLOWS_PURGE, cutoff).rowcount
-            gone += conn.execute(_TOKENS_PURGE, cutoff).rowcount
+        with _Use(self) as tx:
+            gone = tx.write(_FLOWS_PURGE, cutoff)
+            gone += tx.write(_TOKENS_PURGE, cutoff)
             return int(gone)
 
     # -- organisations and memberships -------------------------------------------------------
@@ -871,27 +1105,27 @@ class SQLStorage:
             "registration_number": organisation.registration_number,
             "created_at": _us(organisation.created_at),
         }
-        with _Use(self, _DUPLICATE_ORGANISATION) as conn:
-            conn.execute(_ORGANISATION_INSERT, row)
+        with _Use(self, _DUPLICATE_ORGANISATION) as tx:
+            tx.write(_ORGANISATION_INSERT, row)
 
     def get_organisation(self, organisation_id: str) -> Organisation | None:
-        with _Use(self) as conn:
-            row = conn.execute(_ORGANISATION, {"id": organisation_id}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_ORGANISATION, {"id": organisation_id}))
         return None if row is None else _organisation(row)
 
     def find_organisation(self, registration_number: str) -> Organisation | None:
-        with _Use(self) as conn:
-            row = conn.execute(_ORGANISATION_BY_NUMBER, {"number": registration_number}).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_ORGANISATION_BY_NUMBER, {"number": registration_number}))
         return None if row is None else _organisation(row)
 
     def create_membership(self, membership: Membership) -> None:
-        with _Use(self, _DUPLICATE_MEMBERSHIP) as conn:
-            conn.execute(_MEMBERSHIP_INSERT, _membership_row(membership))
+        with _Use(self, _DUPLICATE_MEMBERSHIP) as tx:
+            tx.write(_MEMBERSHIP_INSERT, _membership_row(membership))
 
     def get_membership(self, account_id: str, organisation_id: str) -> Membership | None:
         key = {"account_id": account_id, "organisation_id": organisation_id}
-        with _Use(self) as conn:
-            row = conn.execute(_MEMBERSHIP, key).first()
+        with _Use(self) as tx:
+            row = _first(tx.rows(_MEMBERSHIP, key))
         return None if row is None else _membership(row)
 
     def update_membership(self, membership: Membership) -> Membership:
@@ -900,14 +1134,14 @@ class SQLStorage:
         values["b_account_id"] = values.pop("account_id")
         values["b_organisation_id"] = values.pop("organisation_id")
         values["b_version"] = membership.version
-        with _Use(self) as conn:
-            if conn.execute(_MEMBERSHIP_UPDATE, values).rowcount != 1:
+        with _Use(self) as tx:
+            if tx.write(_MEMBERSHIP_UPDATE, values) != 1:
                 raise ConcurrentUpdate("membership changed since it was read")
         return stored
 
     def memberships_of(self, account_id: str) -> list[Membership]:
-        with _Use(self) as conn:
-            rows = conn.execute(_MEMBERSHIPS_OF, {"account_id": account_id})
+        with _Use(self) as tx:
+            rows = tx.rows(_MEMBERSHIPS_OF, {"account_id": account_id})
             return [_membership(row) for row in rows]
 
     def members_of(
@@ -919,8 +1153,8 @@ class SQLStorage:
         if after is not None:
             statement = _MEMBERS_AFTER
             values["after"] = after
-        with _Use(self) as conn:
-            return [_membership(row) for row in conn.execute(statement, values)]
+        with _Use(self) as tx:
+            return [_membership(row) for row in tx.rows(statement, values)]
 
     # -- second factors ----------------------------------------------------------------------
 
@@ -934,46 +1168,44 @@ class SQLStorage:
             "last_step": factor.last_step,
             "created_at": _us(factor.created_at),
         }
-        with _Use(self) as conn:
-            conn.execute(self._save_factor, row)
+        with _Use(self) as tx:
+            tx.write(self._save_factor, row)
 
     def mfa_factors(self, account_id: str) -> list[MfaFactor]:
-        with _Use(self) as conn:
+        with _Use(self) as tx:
             return [
                 MfaFactor(
                     account_id=account,
                     kind=kind,
                     secret=secret,
                     phone=phone,
-                    confirmed=confirmed,
+                    confirmed=bool(confirmed),
                     last_step=last_step,
                     created_at=_dt(created_at),
                 )
-                for account, kind, secret, phone, confirmed, last_step, created_at in conn.execute(
+                for account, kind, secret, phone, confirmed, last_step, created_at in tx.rows(
                     _FACTORS, {"account_id": account_id}
                 )
             ]
 
     def delete_mfa_factor(self, account_id: str, kind: MfaKind) -> bool:
         key = {"account_id": account_id, "kind": MfaKind(kind).value}
-        with _Use(self) as conn:
-            return bool(conn.execute(_FACTOR_DELETE, key).rowcount)
+        with _Use(self) as tx:
+            return bool(tx.write(_FACTOR_DELETE, key))
 
     def use_totp_step(self, account_id: str, step: int) -> bool:
-        with _Use(self) as conn:
-            return (
-                conn.execute(_TOTP_STEP, {"b_account_id": account_id, "step": step}).rowcount == 1
-            )
+        with _Use(self) as tx:
+            return tx.write(_TOTP_STEP, {"b_account_id": account_id, "step": step}) == 1
 
     def replace_recovery_codes(self, account_id: str, codes: list[RecoveryCode]) -> None:
         if any(code.account_id != account_id for code in codes):
             raise ValueError("every recovery code must belong to the account")
         if len({code.code_hash for code in codes}) != len(codes):
             raise ValueError("recovery codes must be distinct")
-        with _Use(self) as conn:
-            conn.execute(_CODES_DELETE, {"account_id": account_id})
+        with _Use(self) as tx:
+            tx.write(_CODES_DELETE, {"account_id": account_id})
             if codes:
-                conn.execute(
+                tx.write_many(
                     _CODE_INSERT,
                     [
                         {
@@ -989,7 +1221,7 @@ class SQLStorage:
 
     def recovery_codes(self, account_id: str, selector: str) -> list[RecoveryCode]:
         key = {"account_id": account_id, "selector": selector}
-        with _Use(self) as conn:
+        with _Use(self) as tx:
             return [
                 RecoveryCode(
                     account_id=account,
@@ -998,35 +1230,35 @@ class SQLStorage:
                     created_at=_dt(created_at),
                     used_at=None if used_at is None else _dt(used_at),
                 )
-                for account, code_hash, selector_, created_at, used_at in conn.execute(
+                for account, code_hash, selector_, created_at, used_at in tx.rows(
                     _CODES_BY_SELECTOR, key
                 )
             ]
 
     def use_recovery_code(self, account_id: str, code_hash: str, now: datetime) -> bool:
         values = {"b_account_id": account_id, "b_code_hash": code_hash, "used_at": _us(now)}
-        with _Use(self) as conn:
-            return conn.execute(_CODE_USE, values).rowcount == 1
+        with _Use(self) as tx:
+            return tx.write(_CODE_USE, values) == 1
 
     def recovery_codes_left(self, account_id: str) -> int:
-        with _Use(self) as conn:
-            return int(conn.execute(_CODES_LEFT, {"account_id": account_id}).scalar_one())
+        with _Use(self) as tx:
+            return int(tx.rows(_CODES_LEFT, {"account_id": account_id})[0][0])
 
     # -- counters ----------------------------------------------------------------------------
 
     def increment_counter(self, key: str, now: datetime) -> int:
         values = {"key": key, "value": 1, "updated_at": _us(now)}
-        with _Use(self) as conn:
-            return int(conn.execute(self._increment, values).scalar_one())
+        with _Use(self) as tx:
+            return int(tx.rows(self._increment, values)[0][0])
 
     def get_counter(self, key: str) -> int:
-        with _Use(self) as conn:
-            value = conn.execute(_COUNTER, {"key": key}).scalar()
-        return int(value or 0)
+        with _Use(self) as tx:
+            row = _first(tx.rows(_COUNTER, {"key": key}))
+        return 0 if row is None else int(row[0])
 
     def reset_counter(self, key: str) -> None:
-        with _Use(self) as conn:
-            conn.execute(_COUNTER_DELETE, {"key": key})
+        with _Use(self) as tx:
+            tx.write(_COUNTER_DELETE, {"key": key})
 
     def purge_counters(self, before: datetime, prefix: str = "") -> int:
         values: dict[str, Any] = {"before": _us(before)}
@@ -1035,8 +1267,8 @@ class SQLStorage:
             statement = _COUNTERS_PURGE_PREFIX
             escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
             values["pattern"] = escaped + "%"
-        with _Use(self) as conn:
-            return int(conn.execute(statement, values).rowcount)
+        with _Use(self) as tx:
+            return int(tx.write(statement, values))
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -1045,10 +1277,10 @@ class SQLStorage:
             "type": event.type,
             "account_id": event.account_id,
             "at": _us(event.at),
-            "details": dict(event.details),
+            "details": json.dumps(dict(event.details)),
         }
-        with _Use(self) as conn:
-            conn.execute(_EVENT_INSERT, row)
+        with _Use(self) as tx:
+            tx.write(_EVENT_INSERT, row)
 
     def events(
         self, *, account_id: str | None = None, since: datetime | None = None, limit: int = 1000
@@ -1060,16 +1292,16 @@ class SQLStorage:
         if since is not None:
             values["since"] = _us(since)
         statement = _EVENTS_QUERIES[account_id is not None, since is not None]
-        with _Use(self) as conn:
+        with _Use(self) as tx:
             return [
-                AuditEvent(type=type_, account_id=account, at=_dt(at), details=dict(details))
-                for _, type_, account, at, details in conn.execute(statement, values)
+                AuditEvent(type=type_, account_id=account, at=_dt(at), details=_json(details))
+                for _, type_, account, at, details in tx.rows(statement, values)
             ]
 
     def pseudonymise_events(self, account_id: str, pseudonym: str) -> int:
         values = {"b_account_id": account_id, "pseudonym": pseudonym}
-        with _Use(self) as conn:
-            return int(conn.execute(_EVENTS_PSEUDONYMISE, values).rowcount)
+        with _Use(self) as tx:
+            return int(tx.write(_EVENTS_PSEUDONYMISE, values))
 
 
 def _make_engine(url: str, pool_size: int, durable: bool) -> Engine:
@@ -1121,6 +1353,18 @@ def _immediate_transactions(engine: Engine, durable: bool | None) -> None:
 
     # This engine's own dialect instance; other engines keep theirs.
     engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign]
+
+
+def _nothing(dbapi_connection: Any) -> None:
+    """psycopg begins a transaction by itself at the first statement."""
+
+
+def _commit(dbapi_connection: Any) -> None:
+    dbapi_connection.commit()
+
+
+def _first(rows: list[Any]) -> Any:
+    return rows[0] if rows else None
 
 
 def _begin_immediate(dbapi_connection: Any) -> None:
@@ -1220,7 +1464,7 @@ def _flow_row(flow: FlowRecord) -> dict[str, Any]:
         "kind": flow.kind,
         "account_id": flow.account_id,
         "state": flow.state,
-        "data": dict(flow.data),
+        "data": json.dumps(dict(flow.data)),
         "attempts": flow.attempts,
         "version": flow.version,
         "created_at": _us(flow.created_at),
@@ -1235,7 +1479,7 @@ def _flow(row: Any) -> FlowRecord:
         kind=kind,
         account_id=account_id,
         state=state,
-        data=dict(data),
+        data=_json(data),
         attempts=attempts,
         version=version,
         created_at=_dt(created_at),
@@ -1254,7 +1498,7 @@ def _membership_row(membership: Membership) -> dict[str, Any]:
     return {
         "account_id": membership.account_id,
         "organisation_id": membership.organisation_id,
-        "roles": list(membership.roles),
+        "roles": json.dumps(list(membership.roles)),
         "status": membership.status.value,
         "version": membership.version,
         "created_at": _us(membership.created_at),
@@ -1267,7 +1511,7 @@ def _membership(row: Any) -> Membership:
     return Membership(
         account_id=account_id,
         organisation_id=organisation_id,
-        roles=tuple(roles),
+        roles=tuple(_json(roles)),
         status=status,
         version=version,
         created_at=_dt(created_at),
