@@ -194,7 +194,7 @@ def _scenarios(seconds: float) -> Check:
 
 
 def run(settings: Settings) -> Table:
-    pairs = max(6, settings.repetitions * 6)
+    pairs = max(12, settings.repetitions * 12)
     reps = settings.repetitions
     memory, cost = _login_row("cf.login (memory)", MemoryStorage(), pairs, 1.01)
     notes = [_cost_note(memory, "memory", cost, _overhead_us(MemoryStorage(), reps), reps)]
