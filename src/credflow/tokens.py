@@ -22,7 +22,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import overload
 
@@ -113,6 +113,11 @@ class TokenService:
         self._keys = [*fallback_keys, secret_key]  # itsdangerous signs with the last key
         self._lifetimes = dict(lifetimes)
         self._signers: dict[str, TimestampSigner] = {}
+        epoch = datetime.fromtimestamp(0, UTC)
+        # A decoy's pseudo-account is a copy of this record, renamed per request.
+        self._stand_in = Account(
+            id="decoy:", identifier="-", identifier_key="-", created_at=epoch, updated_at=epoch
+        )
 
     def __repr__(self) -> str:
         return f"TokenService(keys={len(self._keys)}, purposes={sorted(self._lifetimes)})"
@@ -143,14 +148,19 @@ class TokenService:
                 f"lifetime must be between 1 and {ceiling} seconds for {purpose!r}",
                 field="lifetime",
             )
+        return self._issue(account, purpose, seconds)[0]
+
+    def _issue(self, account: Account, purpose: str, seconds: int) -> tuple[IssuedToken, str]:
+        """Sign and store a token; return it and its nonce hash."""
         nonce = secrets.token_urlsafe(32)
         now = self._clock.now()
         token = self._signer(purpose).sign(f"{account.id}.{nonce}").decode("ascii")
         # The signature's timestamp has whole seconds; the stored expiry matches it exactly.
         expires = now.replace(microsecond=0) + timedelta(seconds=seconds)
+        digest = nonce_hash(nonce)
         self._storage.save_token(
             TokenRecord(
-                nonce_hash=nonce_hash(nonce),
+                nonce_hash=digest,
                 account_id=account.id,
                 purpose=purpose,
                 credential_version=account.credential_version,
@@ -158,7 +168,7 @@ class TokenService:
                 expires_at=expires,
             )
         )
-        return IssuedToken(token, purpose, account.id, expires)
+        return IssuedToken(token, purpose, account.id, expires), digest
 
     def check(self, token: str, purpose: str) -> Redemption:
         """Verify signature, purpose, age and stored state without consuming the token."""
@@ -199,38 +209,25 @@ class TokenService:
         return Redemption(TokenOutcome.VALID, account_id)
 
     def decoy(self, purpose: str, pseudonym: str, *, read_back: bool = True) -> IssuedToken:
-        """Do all the work of ``void`` then ``issue`` for nobody, and (``read_back``) read one
-        record back as the real request reads the account: for a request that must not reveal
-        by its duration that no account was found. A caller that did read an account (one
-        without an address) passes ``read_back=False``.
+        """Do the work of a real link for nobody: ``void`` then ``issue`` (the same code) for a
+        stand-in account record, copied per request as a real request builds the account it read,
+        and (``read_back``) read the stored record back as the real request read the account's
+        row. For a request that must not reveal by its duration that no account was found. A
+        caller that did read an account (one without an address) passes ``read_back=False``.
 
-        The record belongs to the pseudo-account ``decoy:<pseudonym>``. The caller derives
+        The stand-in is the pseudo-account ``decoy:<pseudonym>``. The caller derives
         ``pseudonym`` from what the person typed with an HMAC under the secret key (a digest it
         needs anyway, for its rate limit; never pass raw input), so a repeated request voids the
         previous decoy just as a repeated real one voids the previous link. The returned token
         is never sent, and could not be redeemed anyway: no account has the pseudo-account's id.
         ``purge_expired`` removes the record with the real ones.
         """
-        pseudo = "decoy:" + pseudonym
-        self.void(pseudo, purpose)
-        nonce = secrets.token_urlsafe(32)
-        now = self._clock.now()
-        token = self._signer(purpose).sign(f"{pseudo}.{nonce}").decode("ascii")
-        expires = now.replace(microsecond=0) + timedelta(seconds=self.lifetime(purpose))
-        digest = nonce_hash(nonce)
-        self._storage.save_token(
-            TokenRecord(
-                nonce_hash=digest,
-                account_id=pseudo,
-                purpose=purpose,
-                credential_version=1,
-                created_at=now,
-                expires_at=expires,
-            )
-        )
-        if read_back:  # a real request has read a whole record (the account); so does this
+        stand_in = self._stand_in.model_copy(update={"id": "decoy:" + pseudonym})
+        self.void(stand_in.id, purpose)
+        issued, digest = self._issue(stand_in, purpose, self.lifetime(purpose))
+        if read_back:
             self._storage.get_token(digest)
-        return IssuedToken(token, purpose, pseudo, expires)
+        return issued
 
     def expired_outstanding(self, token: str, purpose: str) -> str | None:
         """The account of a genuine token that expired while still unused (the one a resend may
