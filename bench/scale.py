@@ -9,8 +9,8 @@ filled by bulk ``INSERT`` (SQLAlchemy Core ``executemany``, batches of 5,000, id
 every row: hashing 100,000 passwords is not what is measured). Then, interleaved:
 
 - ``login path``: credflow's full path (find_account + get_password + ``Hasher.verify`` with
-  RFC_9106_LOW_MEMORY) for random identifiers of each database, one login per repetition (30
-  pairs; 6 with ``--quick``). This is the row the target applies to. As for ``cf.login``, the
+  RFC_9106_LOW_MEMORY) for random identifiers of each database, one login per repetition (90
+  pairs; 18 with ``--quick``). This is the row the target applies to. As for ``cf.login``, the
   verdict reads the direct ratio: each side's own cost measured inside each call (its time minus
   the verify a timing hasher recorded in it), added to the median verify time; argon2's
   run-to-run noise (p=4 lanes on a small machine) is far larger than the lookup it would judge;
@@ -62,8 +62,8 @@ SMALL = 1_000
 LARGE = 100_000
 TARGET = 1.05
 SEED = 2026
-PAIRS_PER_REPETITION = 2
-"""Login pairs per ``--repetitions`` unit: 15 repetitions (full) give 30 pairs, 3 give 6."""
+PAIRS_PER_REPETITION = 6
+"""Login pairs per ``--repetitions`` unit: 15 repetitions (full) give 90 pairs, 3 give 18."""
 
 LOOKUP_CALLS = {"SQLite file": 300, "PostgreSQL": 200}
 """Lookups per batch (fresh random identifiers each repetition)."""
