@@ -3,8 +3,10 @@ bounded, replaced when broken, and statements run on the driver with SQLAlchemy'
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from credflow.errors import DuplicateIdentifier, StorageError, StorageUnavailabl
 from credflow.storage import sql
 from credflow.storage.sql import SQLStorage
 from credflow.testing.contract import make_account, make_event
-from storage_fixtures import postgres_url, sqlite_file_url
+from storage_fixtures import admin_engine, postgres_url, sqlite_file_url
 
 
 @pytest.fixture
@@ -66,10 +68,10 @@ def test_a_sqlite_file_storage_runs_every_transaction_on_the_connection_it_kept(
 def test_idle_connections_beyond_pool_size_are_closed(storage: SQLStorage) -> None:
     first, second = _take_all(storage)  # pool_size=1: two in use at most
     _give_back(storage, [first, second])
-    assert _kept(storage)._idle == [first]
+    assert _kept(storage)._idle == [first[0]]
     assert _kept(storage)._busy == 0
     with pytest.raises(sqlite3.ProgrammingError):  # closed
-        second.execute("SELECT 1")
+        second[0].execute("SELECT 1")
 
 
 def test_a_transaction_waits_for_a_free_connection(storage: SQLStorage) -> None:
@@ -152,12 +154,101 @@ def test_a_connection_that_cannot_roll_back_is_closed_and_the_error_goes_on(
         storage.dispose()
 
 
-def test_dispose_closes_the_idle_connections(storage: SQLStorage) -> None:
-    kept = _connection(storage)
+def test_dispose_closes_the_idle_connections_and_those_in_use_when_they_come_back(
+    storage: SQLStorage,
+) -> None:
+    idle, in_use = _take_all(storage)
+    _give_back(storage, [idle])
     storage.dispose()
-    with pytest.raises(sqlite3.ProgrammingError):
-        kept.execute("SELECT 1")
-    storage.create_account(make_account())  # a disposed storage opens new connections
+    with pytest.raises(sqlite3.ProgrammingError):  # closed at once
+        idle[0].execute("SELECT 1")
+    in_use[0].execute("SELECT 1")  # still open while in use
+    _give_back(storage, [in_use])
+    with pytest.raises(sqlite3.ProgrammingError):  # closed when it came back
+        in_use[0].execute("SELECT 1")
+    assert _kept(storage)._idle == []
+    assert _kept(storage)._busy == 0
+    storage.create_account(make_account())  # on a new connection
+    assert storage.get_account("acc-1") == make_account()
+
+
+def test_an_interrupted_commit_never_leaves_an_open_transaction_to_the_next_caller(
+    storage: SQLStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt(dbapi_connection: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(storage, "_commit", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        storage.create_account(make_account())
+    monkeypatch.undo()
+    assert _kept(storage)._idle == []  # closed, not kept with its write lock
+    assert _kept(storage)._busy == 0
+    assert storage.get_account("acc-1") is None
+    storage.create_account(make_account())
+    assert storage.get_account("acc-1") == make_account()
+
+
+def test_a_connection_left_in_a_transaction_is_not_kept(storage: SQLStorage) -> None:
+    dbapi, handle = _kept(storage).take()
+    dbapi.execute("BEGIN IMMEDIATE")
+    _kept(storage).give(handle, False)
+    assert _kept(storage)._idle == []
+    storage.create_account(make_account())  # the write lock went with the closed connection
+    assert storage.get_account("acc-1") == make_account()
+
+
+def test_an_interrupted_begin_gives_its_connection_back(
+    storage: SQLStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt(dbapi_connection: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(storage, "_begin", interrupt)
+    for _ in range(3):  # more than the two connections pool_size=1 allows in use
+        with pytest.raises(KeyboardInterrupt):
+            storage.get_account("acc-1")
+    monkeypatch.undo()
+    assert _kept(storage)._busy == 0
+    storage.create_account(make_account())
+    assert storage.get_account("acc-1") == make_account()
+
+
+def test_after_a_lost_connection_every_call_of_the_transaction_is_storage_unavailable(
+    storage: SQLStorage,
+) -> None:
+    lost = pytest.raises(StorageUnavailable, match="connection was lost")
+    with lost, storage.transaction():  # the block ends with nothing it can commit
+        tx = storage._local.tx
+        assert tx is not None
+        tx._dbapi.close()  # lost underneath
+        with pytest.raises(StorageError):
+            storage.get_account("acc-1")
+        with pytest.raises(StorageUnavailable, match="connection was lost"):
+            storage.get_account("acc-1")
+        with pytest.raises(StorageUnavailable, match="connection was lost"):
+            storage.create_account(make_account())
+    assert _kept(storage)._busy == 0
+    storage.create_account(make_account())
+    assert storage.get_account("acc-1") == make_account()
+
+
+def test_a_child_process_never_uses_its_parents_connections(storage: SQLStorage) -> None:
+    parent = _connection(storage)
+    storage.create_account(make_account())
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, the same data
+        code = 1
+        try:
+            child = _connection(storage)
+            found = storage.get_account("acc-1")
+            code = 0 if child is not parent and found == make_account() else 3
+            storage.dispose()  # sets the parent's aside, closes nothing of the parent's
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _connection(storage) is parent  # still open, still the parent's
     assert storage.get_account("acc-1") == make_account()
 
 
@@ -190,4 +281,28 @@ def test_a_postgres_pool_with_every_connection_busy_raises_storage_unavailable()
             assert isinstance(caught.value.__cause__, sa.exc.TimeoutError)
         assert storage.get_counter("k") == 0  # given back: the next call has it
     finally:
+        storage.dispose()
+
+
+def test_a_lost_postgres_connection_empties_the_pool_so_one_call_fails_not_each() -> None:
+    storage = SQLStorage(postgres_url(), create=True)
+    admin = admin_engine()
+    try:
+        taken = [storage.engine.raw_connection() for _ in range(2)]
+        pids = [pooled.driver_connection.info.backend_pid for pooled in taken]
+        for pooled in taken:
+            pooled.close()  # both idle in the pool now
+        with admin.connect() as conn:
+            for pid in pids:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            alive = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+            deadline = time.monotonic() + 10
+            while conn.execute(alive, {"pids": pids}).scalar_one() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        with pytest.raises(StorageUnavailable):
+            storage.get_counter("k")
+        # The other pooled connection was lost too, and went with the pool: the next call works.
+        assert storage.get_counter("k") == 0
+    finally:
+        admin.dispose()
         storage.dispose()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -71,7 +72,7 @@ try:
     from sqlalchemy import event
     from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.engine import Engine
-    from sqlalchemy.pool import PoolProxiedConnection, StaticPool
+    from sqlalchemy.pool import StaticPool
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise MissingDependency("credflow.storage.sql", "sql") from None
 
@@ -549,23 +550,30 @@ def _json(value: Any) -> Any:
 
 class _Pool:
     """Driver connections from the engine's pool: PostgreSQL, and SQLite in memory (one shared
-    connection). Each transaction checks one out and back in."""
+    connection). Each transaction checks one out and back in.
 
-    __slots__ = ("_engine",)
+    With ``refresh`` (PostgreSQL), a connection found lost also empties the pool, as
+    SQLAlchemy's own execution does: after a server restart or a failover, the other pooled
+    connections are lost too, and each would otherwise fail one call before being replaced."""
 
-    def __init__(self, engine: Engine) -> None:
+    __slots__ = ("_engine", "_refresh")
+
+    def __init__(self, engine: Engine, *, refresh: bool = False) -> None:
         self._engine = engine
+        self._refresh = refresh
 
     def take(self) -> tuple[Any, Any]:
         """A driver connection, and what ``give`` needs to return it."""
         pooled = self._engine.raw_connection()
         return pooled.driver_connection, pooled
 
-    def give(self, handle: PoolProxiedConnection, broken: bool) -> None:
-        if broken:
-            handle.invalidate()  # closed, and replaced by a new connection when next needed
-        else:
+    def give(self, handle: Any, broken: bool) -> None:
+        if not broken:
             handle.close()
+            return
+        handle.invalidate()  # closed, and replaced by a new connection when next needed
+        if self._refresh:
+            self._engine.dispose()  # the idle ones are closed; ones in use end with their owner
 
     def clear(self) -> None:
         """Nothing kept outside the engine's pool."""
@@ -585,7 +593,18 @@ class _Kept:
     recycle, the transaction always ended by ``close``).
     """
 
-    __slots__ = ("_busy", "_engine", "_free", "_idle", "_keep", "_timeout", "_waiting")
+    __slots__ = (
+        "_busy",
+        "_engine",
+        "_free",
+        "_generation",
+        "_idle",
+        "_inherited",
+        "_keep",
+        "_pid",
+        "_timeout",
+        "_waiting",
+    )
 
     def __init__(self, engine: Engine, keep: int, timeout: float = 30.0) -> None:
         self._engine = engine
@@ -594,12 +613,17 @@ class _Kept:
         self._idle: list[Any] = []
         self._busy = 0  # connections in use, at most 2 × keep
         self._waiting = 0
+        self._generation = 0  # bumped by ``clear``: connections taken before it are closed
+        self._pid = os.getpid()
+        self._inherited: list[Any] = []  # a parent process's connections, never used or closed
         # A plain lock and counter: threading.Semaphore, written in Python over a Condition,
         # cost a cold transaction 40 µs.
         self._free = threading.Condition(threading.Lock())
 
     def take(self) -> tuple[Any, Any]:
         with self._free:
+            if self._pid != os.getpid():
+                self._forked()
             if self._busy >= 2 * self._keep:
                 self._waiting += 1
                 try:
@@ -608,41 +632,65 @@ class _Kept:
                 finally:
                     self._waiting -= 1
             self._busy += 1
+            generation = self._generation
             if self._idle:
                 dbapi = self._idle.pop()
-                return dbapi, dbapi
+                return dbapi, (dbapi, generation, self._pid)
         try:
             pooled = self._engine.raw_connection()
         except BaseException:
-            self._release(None)
+            self._release(None, generation)
             raise
         dbapi = pooled.driver_connection
         pooled.detach()
-        return dbapi, dbapi
+        return dbapi, (dbapi, generation, self._pid)
 
-    def give(self, dbapi: Any, broken: bool) -> None:
-        self._release(None if broken else dbapi)
-        if broken:
+    def give(self, handle: Any, broken: bool) -> None:
+        dbapi, generation, pid = handle
+        if pid != os.getpid():  # taken before a fork by the thread that forked: set aside
+            with self._free:
+                self._inherited.append(dbapi)
+            return
+        # A transaction left open (the commit interrupted, say) would hold the file's write lock
+        # for whoever takes the connection next: such a connection is closed, never kept.
+        if broken or dbapi.in_transaction:
+            self._release(None, generation)
             with contextlib.suppress(Exception):
                 dbapi.close()
+        else:
+            self._release(dbapi, generation)
 
-    def _release(self, dbapi: Any) -> None:
+    def _release(self, dbapi: Any, generation: int) -> None:
         """One connection less in use; ``dbapi`` kept when there is room, else closed."""
         with self._free:
             self._busy -= 1
             if self._waiting:
                 self._free.notify()
-            if dbapi is None or len(self._idle) < self._keep:
+            current = generation == self._generation
+            if dbapi is None or (current and len(self._idle) < self._keep):
                 if dbapi is not None:
                     self._idle.append(dbapi)
                 return
         with contextlib.suppress(Exception):
             dbapi.close()
 
+    def _forked(self) -> None:
+        """In a child process: SQLite forbids using, or closing, a connection opened before the
+        fork, so the parent's are set aside for good and the child opens its own."""
+        self._inherited += self._idle
+        self._idle = []
+        self._busy = 0
+        self._generation += 1
+        self._pid = os.getpid()
+
     def clear(self) -> None:
-        """Close the idle connections."""
+        """Close the idle connections; those in use are closed when they come back."""
         with self._free:
+            if self._pid != os.getpid():
+                self._forked()
+                return
             idle, self._idle = self._idle, []
+            self._generation += 1
         for dbapi in idle:
             with contextlib.suppress(Exception):
                 dbapi.close()
@@ -711,6 +759,9 @@ class _Transaction:
             except dialect.loaded_dbapi.Error as exc:  # a file locked too long, a lost server
                 storage._connections.give(handle, dialect.is_disconnect(exc, dbapi, None))
                 raise _wrapped(exc, "BEGIN", dialect) from exc
+            except BaseException:  # interrupted: the connection's state is unknown
+                storage._connections.give(handle, True)
+                raise
         except BaseException as exc:
             if serial is not None:
                 serial.release()
@@ -735,13 +786,16 @@ class _Transaction:
                     if exc is None:
                         raise StorageUnavailable("database unavailable: the connection was lost")
                 elif exc is None:
+                    broken = True  # until the commit is done: interrupted, its state is unknown
                     try:
                         storage._commit(dbapi)
                     except dialect.loaded_dbapi.Error as late:
                         lost = dialect.is_disconnect(late, dbapi, None)
                         broken = lost or not _rolled_back(dbapi, dialect)
                         raise _wrapped(late, "COMMIT", dialect) from late
+                    broken = False
                 else:  # the block's own error goes on; a connection that cannot roll back goes
+                    broken = True  # likewise until the rollback is done
                     broken = not _rolled_back(dbapi, dialect)
             finally:
                 storage._connections.give(handle, broken)
@@ -769,8 +823,11 @@ class _Transaction:
         if compiled is None:
             compiled = _Compiled.of(statement, storage._engine.dialect)
             storage._statements[statement] = compiled
-        cursor = self._dbapi.cursor()
+        if self._broken:  # a statement found the connection lost: nothing more can run on it
+            raise StorageUnavailable("database unavailable: the connection was lost")
+        cursor = None
         try:
+            cursor = self._dbapi.cursor()
             if mode == _MANY:
                 cursor.executemany(compiled.sql, [compiled.parameters(v) for v in values])
                 return None
@@ -781,7 +838,8 @@ class _Transaction:
             self._broken = self._broken or dialect.is_disconnect(exc, self._dbapi, cursor)
             raise _wrapped(exc, compiled.sql, dialect) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
 
 _FETCH, _COUNT, _MANY = range(3)
@@ -864,7 +922,11 @@ class SQLStorage:
         # One shared connection (StaticPool): a lock makes its transactions take turns.
         self._serial = threading.RLock() if memory else None
         file = dialect == "sqlite" and not memory
-        self._connections = _Kept(self._engine, pool_size) if file else _Pool(self._engine)
+        self._connections: _Pool | _Kept = (
+            _Kept(self._engine, pool_size)
+            if file
+            else _Pool(self._engine, refresh=dialect == "postgresql")
+        )
         if create:
             self.create_schema()
 
