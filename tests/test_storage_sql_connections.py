@@ -54,6 +54,11 @@ def _give_back(storage: SQLStorage, handles: list[Any]) -> None:
         _kept(storage).give(handle, False)
 
 
+def _interrupt(dbapi_connection: Any) -> None:
+    """A driver step cut short by Ctrl-C (or a killed greenlet), not by a driver error."""
+    raise KeyboardInterrupt
+
+
 def test_a_sqlite_file_storage_runs_every_transaction_on_the_connection_it_kept(
     storage: SQLStorage,
 ) -> None:
@@ -175,10 +180,7 @@ def test_dispose_closes_the_idle_connections_and_those_in_use_when_they_come_bac
 def test_an_interrupted_commit_never_leaves_an_open_transaction_to_the_next_caller(
     storage: SQLStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupt(dbapi_connection: Any) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(storage, "_commit", interrupt)
+    monkeypatch.setattr(storage, "_commit", _interrupt)
     with pytest.raises(KeyboardInterrupt):
         storage.create_account(make_account())
     monkeypatch.undo()
@@ -201,10 +203,7 @@ def test_a_connection_left_in_a_transaction_is_not_kept(storage: SQLStorage) -> 
 def test_an_interrupted_begin_gives_its_connection_back(
     storage: SQLStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupt(dbapi_connection: Any) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(storage, "_begin", interrupt)
+    monkeypatch.setattr(storage, "_begin", _interrupt)
     for _ in range(3):  # more than the two connections pool_size=1 allows in use
         with pytest.raises(KeyboardInterrupt):
             storage.get_account("acc-1")
